@@ -1,0 +1,17 @@
+// How a driver's register accesses reach a virtio-mmio device. The driver
+// speaks registers; whether an access is a function call (in one process) or
+// a frame on a TCP connection (two processes) is the transport's business.
+
+export type RegisterWidth = 1 | 2 | 4;
+
+export interface MmioTransport {
+  /** Read a register or a config-space field; answered by the device. */
+  read(offset: number, width: RegisterWidth): Promise<number>;
+  /** Write a register or a config-space field; posted, never answered. */
+  write(offset: number, width: RegisterWidth, value: number): void;
+  /** The device raised its interrupt line (InterruptStatus says why). */
+  onInterrupt(handler: () => void): void;
+  /** The device is gone (connection lost, device model stopped). */
+  onClose(handler: (reason: Error) => void): void;
+  close(): void;
+}
