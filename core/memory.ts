@@ -10,7 +10,8 @@ export interface MemoryBacking {
   read(offset: number, dst: Uint8Array): void;
   /** Store `src` at [offset, offset + src.length). Range already checked. */
   write(offset: number, src: Uint8Array): void;
-  /** A live view of all the bytes, when the backing has one (fast path). */
+  /** A live view of all the bytes, when the backing has one (fast path).
+   *  Must stay the same array for the backing's life: GuestMemory caches it. */
   readonly bytes?: Uint8Array;
 }
 
@@ -38,9 +39,18 @@ export class GuestMemory {
   private last: Slot | undefined;
   private readonly scratch = new Uint8Array(8);
   private readonly scratchView = new DataView(this.scratch.buffer);
+  // Fixed-size windows of scratch, so a typed access on a backing without a
+  // live view allocates nothing.
+  private readonly scratchOf: readonly Uint8Array[] =
+    [0, 1, 2, 3, 4, 5, 6, 7, 8].map((n) => this.scratch.subarray(0, n));
 
   constructor(regions: Iterable<MemoryRegion> = []) {
-    for (const r of regions) this.addRegion(r.name, r.base, r.backing);
+    for (const r of regions) {
+      if (r.size !== r.backing.size) {
+        throw new GuestMemoryError(r.base, r.size, `region ${r.name}: size differs from its backing (${r.backing.size})`);
+      }
+      this.addRegion(r.name, r.base, r.backing);
+    }
   }
 
   /** Place `backing` at guest-physical `base`. Regions never overlap. */
@@ -82,8 +92,11 @@ export class GuestMemory {
   }
 
   read(gpa: number, len: number): Uint8Array {
+    // Check before allocating: `len` may come from the guest, and
+    // new Uint8Array() would truncate a fraction or throw a RangeError.
+    const s = this.slot(gpa, len);
     const dst = new Uint8Array(len);
-    this.readInto(gpa, dst);
+    s.backing.read(gpa - s.base, dst);
     return dst;
   }
 
@@ -109,10 +122,28 @@ export class GuestMemory {
   u32(gpa: number): number { return this.load(gpa, 4).getUint32(this.at, true); }
   u64(gpa: number): bigint { return this.load(gpa, 8).getBigUint64(this.at, true); }
 
-  setU8(gpa: number, v: number): void { this.store(gpa, 1, (d, o) => d.setUint8(o, v)); }
-  setU16(gpa: number, v: number): void { this.store(gpa, 2, (d, o) => d.setUint16(o, v, true)); }
-  setU32(gpa: number, v: number): void { this.store(gpa, 4, (d, o) => d.setUint32(o, v, true)); }
-  setU64(gpa: number, v: bigint): void { this.store(gpa, 8, (d, o) => d.setBigUint64(o, v, true)); }
+  // Stores go straight to the live view, or through scratch to the backing;
+  // no closure per call (these are on the virtqueue hot path).
+  setU8(gpa: number, v: number): void {
+    const s = this.slot(gpa, 1);
+    if (s.view) s.view.setUint8(gpa - s.base, v);
+    else { this.scratchView.setUint8(0, v); this.flush(s, gpa, 1); }
+  }
+  setU16(gpa: number, v: number): void {
+    const s = this.slot(gpa, 2);
+    if (s.view) s.view.setUint16(gpa - s.base, v, true);
+    else { this.scratchView.setUint16(0, v, true); this.flush(s, gpa, 2); }
+  }
+  setU32(gpa: number, v: number): void {
+    const s = this.slot(gpa, 4);
+    if (s.view) s.view.setUint32(gpa - s.base, v, true);
+    else { this.scratchView.setUint32(0, v, true); this.flush(s, gpa, 4); }
+  }
+  setU64(gpa: number, v: bigint): void {
+    const s = this.slot(gpa, 8);
+    if (s.view) s.view.setBigUint64(gpa - s.base, v, true);
+    else { this.scratchView.setBigUint64(0, v, true); this.flush(s, gpa, 8); }
+  }
 
   // --- internals -----------------------------------------------------------
 
@@ -122,17 +153,13 @@ export class GuestMemory {
   private load(gpa: number, len: number): DataView {
     const s = this.slot(gpa, len);
     if (s.view) { this.at = gpa - s.base; return s.view; }
-    const dst = this.scratch.subarray(0, len);
-    s.backing.read(gpa - s.base, dst);
+    s.backing.read(gpa - s.base, this.scratchOf[len]!);
     this.at = 0;
     return this.scratchView;
   }
 
-  private store(gpa: number, len: number, set: (d: DataView, off: number) => void): void {
-    const s = this.slot(gpa, len);
-    if (s.view) { set(s.view, gpa - s.base); return; }
-    set(this.scratchView, 0);
-    s.backing.write(gpa - s.base, this.scratch.subarray(0, len));
+  private flush(s: Slot, gpa: number, len: number): void {
+    s.backing.write(gpa - s.base, this.scratchOf[len]!);
   }
 
   private lookup(gpa: number, len: number): Slot | undefined {
@@ -149,8 +176,10 @@ export class GuestMemory {
   private slot(gpa: number, len: number): Slot {
     const s = this.lookup(gpa, len);
     if (!s) {
-      const reason = this.slots.some((r) => gpa >= r.base && gpa < r.end)
-        ? 'access crosses the end of its region' : 'address outside guest memory';
+      const reason = !Number.isSafeInteger(gpa) || gpa < 0 || !Number.isSafeInteger(len) || len < 0
+        ? 'bad address or length'
+        : this.slots.some((r) => gpa >= r.base && gpa < r.end)
+          ? 'access crosses the end of its region' : 'address outside guest memory';
       throw new GuestMemoryError(gpa, len, reason);
     }
     return s;
