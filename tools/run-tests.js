@@ -25,7 +25,7 @@ if (!process.env.SKIP_TYPECHECK) {
 
 const child = spawn(bin('uvu'), ['-r', 'ts-node/register', dir, pattern], {
   cwd: root,
-  env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', FORCE_COLOR: '0' },
+  env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', NO_COLOR: '1' },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let out = '';
