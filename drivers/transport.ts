@@ -1,6 +1,9 @@
 // How a driver's register accesses reach a virtio-mmio device. The driver
 // speaks registers; whether an access is a function call (in one process) or
 // a frame on a TCP connection (two processes) is the transport's business.
+// Every transport applies reads and posted writes in the order they are
+// issued, so a read sees every earlier write (a driver writes a selector and
+// then pipelines its reads without waiting).
 
 export type RegisterWidth = 1 | 2 | 4;
 
