@@ -1,0 +1,173 @@
+// The chunk stack of OSv's dax_manager (_mappings), without I/O: mappings
+// occupy consecutive chunks from chunk 0 upwards, in the order they were made.
+// OSv finds a file chunk by scanning the vector; here a per-file index gives
+// the lowest window chunk holding each mapped file chunk (what OSv's scan in
+// vector order returns), and a binary search over the stack (sorted by mstart
+// because it is a stack) gives the mapping around it: O(log n) per find.
+
+/** A mapping of nchunks window chunks from mstart to the file's chunks from
+ *  fstart. nodeid null: a dropped file's mapping (a tombstone) whose chunks
+ *  stay on the stack until evicted, so the stack keeps no holes. */
+export interface Mapping {
+  nodeid: bigint | null;
+  nchunks: number;
+  fstart: number;
+  mstart: number;
+}
+
+/** OSv's mapping_part. */
+export interface MappingPart {
+  nchunks: number;
+  mstart: number;
+}
+
+export class MappingStack {
+  // The stack as columns, bottom first: the binary search reads only the
+  // packed mstart column, which stays cache-friendly on a 64 Ki-chunk window.
+  // Grown by doubling; at most one entry per chunk.
+  private mstartCol = new Uint32Array(16);
+  private nchunksCol = new Uint32Array(16);
+  private fstartCol = new Float64Array(16);
+  private readonly nodeidCol: (bigint | null)[] = [];
+  private count = 0;
+  /** nodeid -> file chunk -> lowest window chunk showing it. */
+  private readonly index = new Map<bigint, Map<number, number>>();
+
+  constructor(readonly windowChunks: number) {
+    if (!Number.isInteger(windowChunks) || windowChunks < 0 || windowChunks > 0xffffffff) {
+      throw new RangeError(`dax stack: ${windowChunks} chunks`);
+    }
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** OSv's first_empty(). */
+  firstEmpty(): number {
+    const top = this.count - 1;
+    return top >= 0 ? this.mstartCol[top]! + this.nchunksCol[top]! : 0;
+  }
+
+  /** OSv's find(): the contiguous mapped run of nodeid from file chunk fstart. */
+  find(nodeid: bigint, fstart: number): MappingPart | null {
+    const mc = this.index.get(nodeid)?.get(fstart);
+    if (mc === undefined) return null;
+    const i = this.entryAt(mc);
+    return { mstart: mc, nchunks: this.mstartCol[i]! + this.nchunksCol[i]! - mc };
+  }
+
+  /** Pushes a mapping at the top (mstart must be firstEmpty()), extending the
+   *  top mapping when it continues it (OSv's coalescing). */
+  push(nodeid: bigint, nchunks: number, fstart: number, mstart: number): void {
+    if (mstart !== this.firstEmpty() || !(nchunks > 0) || mstart + nchunks > this.windowChunks) {
+      throw new RangeError(`dax stack: push of ${nchunks} chunks at ${mstart}, top ${this.firstEmpty()}`);
+    }
+    let files = this.index.get(nodeid);
+    if (!files) this.index.set(nodeid, (files = new Map()));
+    for (let i = 0; i < nchunks; i++) {
+      if (!files.has(fstart + i)) files.set(fstart + i, mstart + i); // a lower copy wins
+    }
+    const top = this.count - 1;
+    if (top >= 0 && this.nodeidCol[top] === nodeid && this.fstartCol[top]! + this.nchunksCol[top]! === fstart) {
+      this.nchunksCol[top] += nchunks;
+      return;
+    }
+    if (this.count === this.mstartCol.length) this.grow();
+    this.mstartCol[this.count] = mstart;
+    this.nchunksCol[this.count] = nchunks;
+    this.fstartCol[this.count] = fstart;
+    this.nodeidCol[this.count] = nodeid;
+    this.count++;
+  }
+
+  /** Takes up to nchunks chunks off the top (the state part of OSv's
+   *  unmap()). Returns how many, and how many of them belonged to live files. */
+  pop(nchunks: number): { nchunks: number; live: number } {
+    let popped = 0;
+    let live = 0;
+    while (popped < nchunks && this.count > 0) {
+      const top = this.count - 1;
+      const have = this.nchunksCol[top]!;
+      const n = Math.min(have, nchunks - popped);
+      const nodeid = this.nodeidCol[top]!;
+      if (nodeid !== null) {
+        this.unindex(nodeid, this.fstartCol[top]!, this.mstartCol[top]!, have - n, have);
+        live += n;
+      }
+      if (n === have) {
+        this.nodeidCol[top] = null;
+        this.count--;
+      } else this.nchunksCol[top] = have - n;
+      popped += n;
+    }
+    return { nchunks: popped, live };
+  }
+
+  /** Turns nodeid's mappings into tombstones and frees the tombstones at the
+   *  top. Returns the number of mappings dropped. */
+  drop(nodeid: bigint): number {
+    if (!this.index.delete(nodeid)) return 0;
+    let dropped = 0;
+    for (let i = 0; i < this.count; i++) {
+      if (this.nodeidCol[i] === nodeid) {
+        this.nodeidCol[i] = null;
+        dropped++;
+      }
+    }
+    while (this.count > 0 && this.nodeidCol[this.count - 1] === null) this.count--;
+    return dropped;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.nodeidCol.length = 0;
+    this.index.clear();
+  }
+
+  /** A copy of the stack, bottom first. */
+  mappings(): Mapping[] {
+    const out: Mapping[] = [];
+    for (let i = 0; i < this.count; i++) {
+      out.push({ nodeid: this.nodeidCol[i]!, nchunks: this.nchunksCol[i]!, fstart: this.fstartCol[i]!, mstart: this.mstartCol[i]! });
+    }
+    return out;
+  }
+
+  private grow(): void {
+    const n = this.mstartCol.length * 2;
+    const m = new Uint32Array(n);
+    m.set(this.mstartCol);
+    this.mstartCol = m;
+    const c = new Uint32Array(n);
+    c.set(this.nchunksCol);
+    this.nchunksCol = c;
+    const f = new Float64Array(n);
+    f.set(this.fstartCol);
+    this.fstartCol = f;
+  }
+
+  private unindex(nodeid: bigint, fstart: number, mstart: number, from: number, to: number): void {
+    const files = this.index.get(nodeid);
+    if (!files) return;
+    for (let k = from; k < to; k++) {
+      // Only if this is the copy indexed: higher copies are already gone
+      // (popped first), lower ones stay.
+      if (files.get(fstart + k) === mstart + k) files.delete(fstart + k);
+    }
+    if (files.size === 0) this.index.delete(nodeid);
+  }
+
+  /** Index of the entry holding window chunk mc (mc < firstEmpty()). */
+  private entryAt(mc: number): number {
+    const col = this.mstartCol;
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (col[mid]! <= mc) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
