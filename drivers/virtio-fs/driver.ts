@@ -1,0 +1,459 @@
+// The virtio-fs driver (virtio 1.2 §5.11), as OSv's drivers/virtio-fs.cc and
+// Linux's fs/fuse/virtio_fs.c: probe over virtio-mmio, the hiprio queue and
+// request queues, shared-memory region 0 (the DAX window, OSv's get_dax()),
+// and sending FUSE requests as opaque bytes. Many requests are in flight and
+// complete out of order; a full queue makes callers wait in FIFO order, never
+// fail. The device is untrusted: a bad used entry fails its request (or its
+// queue) with EIO, a device that needs reset or a lost transport fails
+// everything with EIO at once, and nothing ever hangs on them.
+
+import { Errno, ErrnoError } from '../../core/errno';
+import type { GuestMemory } from '../../core/memory';
+import type { MmioTransport } from '../transport';
+import { MmioDriver } from '../virtio-mmio/driver';
+import { VIRTIO_MMIO_INT_CONFIG } from '../virtio-mmio/registers';
+import {
+  VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, feature, hasFeature,
+} from '../virtio/features';
+import { VIRTIO_ID_FS, VIRTIO_QUEUE_MAX, VIRTQUEUE_MAX_SIZE } from '../virtio/ids';
+import {
+  VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_STATUS_DRIVER,
+  VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_FAILED, describeStatus,
+} from '../virtio/status';
+import { DriverQueue, Iovec, RingAllocator, VirtqueueError, alignUp, virtqLayout } from '../virtqueue';
+import {
+  VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES, VIRTIO_FS_CONFIG_TAG, VIRTIO_FS_FIRST_REQUEST_QUEUE,
+  VIRTIO_FS_HIPRIO_QUEUE, VIRTIO_FS_SHMCAP_ID_CACHE, VIRTIO_FS_TAG_SIZE, decodeTag,
+} from './config';
+import { Fifo } from './fifo';
+
+/** The features this driver can use; it accepts the offered subset. */
+export const VIRTIO_FS_DRIVER_FEATURES =
+  feature(VIRTIO_F_VERSION_1) | feature(VIRTIO_RING_F_EVENT_IDX) | feature(VIRTIO_RING_F_INDIRECT_DESC);
+
+export interface VirtioFsDriverOptions {
+  /** Request queues wanted (the device may offer fewer); default min(offered, 8). */
+  requestQueues?: number;
+  /** Queue size wanted (capped by each QueueNumMax); default 1024. */
+  queueSize?: number;
+  /** Features wanted among VIRTIO_FS_DRIVER_FEATURES; VERSION_1 is always taken. */
+  features?: bigint;
+  logger?: (message: string) => void;
+}
+
+export interface RequestOptions {
+  /** Send on the hiprio queue (FORGET, BATCH_FORGET, INTERRUPT). */
+  hiprio?: boolean;
+  /** The virtqueue to use: 0 hiprio, 1..requestQueues; default round-robin. */
+  queue?: number;
+}
+
+export interface DaxWindow {
+  base: number;
+  len: number;
+}
+
+export class VirtioFsProbeError extends Error {
+  constructor(message: string) {
+    super(`virtio-fs probe: ${message}`);
+    this.name = 'VirtioFsProbeError';
+  }
+}
+
+const U32_MAX = 0xffffffff;
+const DEFAULT_REQUEST_QUEUES = 8;
+const DEFAULT_QUEUE_SIZE = 1024;
+const RING_ALIGN = 4096;
+const BUF_ALIGN = 8;
+const EMPTY = new Uint8Array(0);
+
+interface Pending {
+  /** The request; dropped once copied into guest memory. */
+  bytes: Uint8Array;
+  capacity: number;
+  /** The guest buffer (request, then reply at replyAt), -1 before it has one. */
+  buf: number;
+  replyAt: number;
+  resolve(reply: Uint8Array): void;
+  reject(e: Error): void;
+}
+
+interface FsQueue {
+  readonly index: number;
+  readonly dq: DriverQueue<Pending>;
+  readonly ring: number;
+  readonly waiting: Fifo<Pending>;
+  kickScheduled: boolean;
+  /** Its used ring went bad: every request on it failed; it takes no more. */
+  broken: boolean;
+}
+
+function floorPow2(n: number): number {
+  let p = 1;
+  while (p * 2 <= n) p *= 2;
+  return p;
+}
+
+export class VirtioFsDriver {
+  readonly mmio: MmioDriver;
+  /** The negotiated features. */
+  readonly features: bigint;
+  readonly tag: string;
+  /** num_request_queues as the device reports it. */
+  readonly numRequestQueues: number;
+  /** Request queues in use (queues 1..requestQueues). */
+  readonly requestQueues: number;
+  private readonly queues: FsQueue[];
+  private readonly dax: DaxWindow | undefined;
+  private readonly indirect: boolean;
+  private readonly log: (message: string) => void;
+  private mapAlignment: number | undefined;
+  private rr = 0;
+  private dead: ErrnoError | undefined;
+  private closing: Promise<void> | undefined;
+  private transportLost = false;
+  private irqRunning = false;
+  private irqAgain = false;
+  /** Requests not settled yet (waiting ones included), and those of them in the rings. */
+  private unsettled = 0;
+  private issued = 0;
+
+  private constructor(mmio: MmioDriver, private readonly memory: GuestMemory,
+                      private readonly allocator: RingAllocator, init: {
+                        features: bigint; tag: string; numRequestQueues: number;
+                        queues: FsQueue[]; dax: DaxWindow | undefined; log: (m: string) => void;
+                      }) {
+    this.mmio = mmio;
+    this.features = init.features;
+    this.tag = init.tag;
+    this.numRequestQueues = init.numRequestQueues;
+    this.queues = init.queues;
+    this.requestQueues = init.queues.length - 1;
+    this.dax = init.dax;
+    this.log = init.log;
+    this.indirect = hasFeature(init.features, VIRTIO_RING_F_INDIRECT_DESC);
+  }
+
+  /**
+   * Initialise the device behind `transport` (virtio 1.2 §3.1.1) and return
+   * a driver ready for requests. Rings and request buffers come from
+   * `allocator`, in `memory`. On failure the device is left FAILED and
+   * everything allocated is freed.
+   */
+  static async probe(transport: MmioTransport, memory: GuestMemory, allocator: RingAllocator,
+                     options: VirtioFsDriverOptions = {}): Promise<VirtioFsDriver> {
+    const log = options.logger ?? ((m: string) => console.warn(m));
+    const wantedQueues = options.requestQueues ?? DEFAULT_REQUEST_QUEUES;
+    const wantedSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
+    if (!Number.isInteger(wantedQueues) || wantedQueues < 1 || wantedQueues > VIRTIO_QUEUE_MAX - 1) {
+      throw new VirtioFsProbeError(`bad requestQueues ${wantedQueues}`);
+    }
+    if (!Number.isInteger(wantedSize) || wantedSize < 1 || wantedSize > VIRTQUEUE_MAX_SIZE) {
+      throw new VirtioFsProbeError(`bad queueSize ${wantedSize}`);
+    }
+    const mmio = new MmioDriver(transport);
+    await mmio.probe(VIRTIO_ID_FS);
+    await mmio.reset();
+    const rings: number[] = [];
+    try {
+      mmio.setStatus(VIRTIO_STATUS_ACKNOWLEDGE);
+      mmio.setStatus(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+      const wanted = (options.features ?? VIRTIO_FS_DRIVER_FEATURES) & VIRTIO_FS_DRIVER_FEATURES;
+      const features = await mmio.negotiate(wanted);
+
+      const tag = decodeTag(await mmio.readConfigBytes(VIRTIO_FS_CONFIG_TAG, VIRTIO_FS_TAG_SIZE));
+      const numRequestQueues = await mmio.readConfig32(VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES);
+      if (numRequestQueues < 1) throw new VirtioFsProbeError('the device offers no request queue');
+
+      const eventIdx = hasFeature(features, VIRTIO_RING_F_EVENT_IDX);
+      const indirect = hasFeature(features, VIRTIO_RING_F_INDIRECT_DESC);
+      const queues: FsQueue[] = [];
+      const count = 1 + Math.min(numRequestQueues, wantedQueues);
+      for (let index = 0; index < count; index++) {
+        const max = await mmio.queueNumMax(index);
+        if (max === 0) {
+          if (index <= VIRTIO_FS_HIPRIO_QUEUE) throw new VirtioFsProbeError('no hiprio queue');
+          if (index === VIRTIO_FS_FIRST_REQUEST_QUEUE) throw new VirtioFsProbeError('no request queue');
+          log(`virtio-fs: device reports ${numRequestQueues} request queues but queue ${index} is absent`);
+          break;
+        }
+        const size = floorPow2(Math.min(max, wantedSize));
+        const layout = virtqLayout(size);
+        const ring = allocator.alloc(layout.totalSize, RING_ALIGN);
+        rings.push(ring);
+        const dq = new DriverQueue<Pending>(memory, {
+          size, desc: ring + layout.descOffset, avail: ring + layout.availOffset, used: ring + layout.usedOffset,
+          eventIdx, indirect,
+        }, allocator);
+        await mmio.setupQueue(index, {
+          num: size, desc: ring + layout.descOffset, driver: ring + layout.availOffset, device: ring + layout.usedOffset,
+        });
+        queues.push({ index, dq, ring, waiting: new Fifo<Pending>(), kickScheduled: false, broken: false });
+      }
+
+      const dax = await mmio.sharedMemoryRegion(VIRTIO_FS_SHMCAP_ID_CACHE);
+      if (dax && (dax.len === 0 || !Number.isSafeInteger(dax.base + dax.len))) {
+        throw new VirtioFsProbeError(`bad cache window base 0x${dax.base.toString(16)} len ${dax.len}`);
+      }
+      const drv = new VirtioFsDriver(mmio, memory, allocator, { features, tag, numRequestQueues, queues, dax, log });
+      transport.onInterrupt(() => drv.interrupt());
+      transport.onClose((reason) => { drv.transportLost = true; drv.fail(`transport closed: ${reason.message}`); });
+      const status = await mmio.addStatus(VIRTIO_STATUS_DRIVER_OK);
+      if (!(status & VIRTIO_STATUS_DRIVER_OK) || (status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {
+        drv.fail('device refused DRIVER_OK');
+        throw new VirtioFsProbeError(`DRIVER_OK not accepted (Status reads ${describeStatus(status)})`);
+      }
+      return drv;
+    } catch (e) {
+      try { mmio.setStatus(VIRTIO_STATUS_FAILED); } catch { /* transport gone */ }
+      for (const r of rings) allocator.free(r);
+      throw e;
+    }
+  }
+
+  /** The DAX cache window (shared-memory region 0), as OSv's get_dax(); undefined without one. */
+  getDax(): DaxWindow | undefined {
+    return this.dax ? { base: this.dax.base, len: this.dax.len } : undefined;
+  }
+
+  /** log2 of the mapping alignment FUSE_INIT negotiated (OSv's get_map_alignment()). */
+  getMapAlignment(): number | undefined { return this.mapAlignment; }
+  setMapAlignment(log2: number | undefined): void { this.mapAlignment = log2; }
+
+  /** Requests sent and not yet answered (waiting for room included). */
+  get pending(): number { return this.unsettled; }
+
+  /** Why the driver stopped (device needs reset, transport lost, closed); undefined while alive. */
+  get failure(): ErrnoError | undefined { return this.dead; }
+
+  /**
+   * Send `bytes` (a whole FUSE request) and resolve with the reply: the
+   * `used.len` bytes the device wrote into a `replyCapacity`-byte buffer.
+   * Rejects only with ErrnoError (EIO, ENOMEM, EINVAL).
+   */
+  request(bytes: Uint8Array, replyCapacity: number, opts?: RequestOptions): Promise<Uint8Array> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0 || bytes.length > U32_MAX) {
+      return Promise.reject(new ErrnoError(Errno.EINVAL, 'virtio-fs: empty or oversized request'));
+    }
+    if (!Number.isInteger(replyCapacity) || replyCapacity < 0 || bytes.length + replyCapacity > U32_MAX) {
+      return Promise.reject(new ErrnoError(Errno.EINVAL, `virtio-fs: bad reply capacity ${replyCapacity}`));
+    }
+    const q = this.pick(opts, replyCapacity > 0 && !this.indirect ? 2 : 1);
+    if (q instanceof ErrnoError) return Promise.reject(q);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const p: Pending = { bytes, capacity: replyCapacity, buf: -1, replyAt: 0, resolve, reject };
+      this.unsettled++;
+      if (q.waiting.length === 0 && this.issue(q, p)) return;
+      // It waits: keep our own copy, the caller may reuse its array.
+      p.bytes = bytes.slice();
+      q.waiting.push(p);
+    });
+  }
+
+  /** A request with no reply (FORGET on hiprio); resolves once the device used it. */
+  async send(bytes: Uint8Array, opts?: RequestOptions): Promise<void> {
+    await this.request(bytes, 0, opts);
+  }
+
+  /** Reset the device, fail whatever is in flight with EIO and free every allocation. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  private async shutdown(): Promise<void> {
+    const err = new ErrnoError(Errno.EIO, 'virtio-fs: driver closed');
+    if (!this.dead) this.dead = err;
+    // Reset first: after it the device writes no buffer we are about to free.
+    if (!this.transportLost) {
+      try { await this.mmio.reset(); } catch (e) { this.log(`virtio-fs: reset on close failed: ${String(e)}`); }
+    }
+    this.failAll(this.dead);
+    for (const q of this.queues) this.allocator.free(q.ring);
+    this.queues.length = 0;
+  }
+
+  /** The queue for a request of `descs` descriptors: the caller's, or round-robin among those with room. */
+  private pick(opts: RequestOptions | undefined, descs: number): FsQueue | ErrnoError {
+    let q: FsQueue | undefined;
+    if (opts?.hiprio) q = this.queues[VIRTIO_FS_HIPRIO_QUEUE];
+    else if (opts?.queue !== undefined) {
+      q = Number.isInteger(opts.queue) ? this.queues[opts.queue] : undefined;
+      if (!q) return new ErrnoError(Errno.EINVAL, `virtio-fs: no queue ${opts.queue}`);
+    } else {
+      // Round-robin over request queues, skipping full and broken ones.
+      const n = this.requestQueues;
+      for (let k = 0; k < n && !q; k++) {
+        const c = this.queues[1 + ((this.rr + k) % n)]!;
+        if (!c.broken && c.waiting.length === 0 && c.dq.numFree >= descs) { q = c; this.rr = (this.rr + k + 1) % n; }
+      }
+      for (let k = 0; k < n && !q; k++) {
+        const c = this.queues[1 + ((this.rr + k) % n)]!;
+        if (!c.broken) { q = c; this.rr = (this.rr + k + 1) % n; }
+      }
+    }
+    if (!q || q.broken) return new ErrnoError(Errno.EIO, 'virtio-fs: queue broken by the device');
+    return q;
+  }
+
+  /** Put `p` on `q`. False: no room (descriptors or memory) now, wait. True: added or failed. */
+  private issue(q: FsQueue, p: Pending): boolean {
+    if (q.dq.numFree === 0) return false;
+    const reqLen = p.bytes.length;
+    const replyOff = alignUp(reqLen, BUF_ALIGN);
+    let buf: number;
+    try {
+      buf = this.allocator.alloc(replyOff + p.capacity, BUF_ALIGN);
+    } catch (e) {
+      // Requests in flight will free memory; with none, this one never fits.
+      if (this.issued > 0) return false;
+      this.finish(p, new ErrnoError(Errno.ENOMEM, `virtio-fs: no guest memory for a ${reqLen}+${p.capacity}-byte request`));
+      return true;
+    }
+    const readable: Iovec[] = [{ base: buf, len: reqLen }];
+    const writable: Iovec[] = p.capacity > 0 ? [{ base: buf + replyOff, len: p.capacity }] : [];
+    try {
+      this.memory.write(buf, p.bytes);
+      q.dq.add(readable, writable, p);
+    } catch (e) {
+      this.allocator.free(buf);
+      if (e instanceof VirtqueueError && e.kind === 'no-room') return false;
+      this.finish(p, new ErrnoError(Errno.EIO, `virtio-fs: cannot queue request: ${errText(e)}`));
+      return true;
+    }
+    p.buf = buf;
+    p.replyAt = buf + replyOff;
+    this.issued++;
+    p.bytes = EMPTY;
+    this.scheduleKick(q);
+    return true;
+  }
+
+  /** One publish and at most one kick for every request added in this turn. */
+  private scheduleKick(q: FsQueue): void {
+    if (q.kickScheduled) return;
+    q.kickScheduled = true;
+    queueMicrotask(() => {
+      q.kickScheduled = false;
+      if (this.dead || q.broken) return;
+      if (q.dq.kickNeeded()) this.mmio.notify(q.index);
+    });
+  }
+
+  /** Settle `p`: free its buffer, resolve with the reply or reject. */
+  private finish(p: Pending, result: Uint8Array | Error): void {
+    if (p.buf >= 0) { this.allocator.free(p.buf); p.buf = -1; this.issued--; }
+    this.unsettled--;
+    if (result instanceof Error) p.reject(result);
+    else p.resolve(result);
+  }
+
+  private complete(p: Pending, len: number): void {
+    let reply: Uint8Array | Error;
+    try {
+      reply = len === 0 ? new Uint8Array(0) : this.memory.read(p.replyAt, len);
+    } catch (e) {
+      reply = new ErrnoError(Errno.EIO, `virtio-fs: cannot read reply: ${errText(e)}`);
+    }
+    this.finish(p, reply);
+  }
+
+  private interrupt(): void {
+    if (this.dead) return;
+    // Harvest at once (no round trip first); then read InterruptStatus for
+    // a config change and harvest again for what came meanwhile.
+    this.harvestAll();
+    if (this.irqRunning) { this.irqAgain = true; return; }
+    this.irqRunning = true;
+    void this.serviceInterrupt().finally(() => { this.irqRunning = false; });
+  }
+
+  private async serviceInterrupt(): Promise<void> {
+    do {
+      this.irqAgain = false;
+      let bits: number;
+      try {
+        bits = await this.mmio.takeInterrupt();
+        if (this.dead) return;
+        if (bits & VIRTIO_MMIO_INT_CONFIG) {
+          const status = await this.mmio.getStatus();
+          if (this.dead) return;
+          if (status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
+            this.fail('device needs reset');
+            return;
+          }
+        }
+      } catch (e) {
+        // The transport failed a read: its close notice fails everything.
+        this.log(`virtio-fs: interrupt status: ${errText(e)}`);
+        return;
+      }
+      this.harvestAll();
+    } while (this.irqAgain && !this.dead);
+  }
+
+  private harvestAll(): void {
+    for (const q of this.queues) if (!q.broken && q.dq.hasUsed()) this.harvest(q);
+    if (this.dead) return;
+    // Completions freed descriptors and memory: let waiters in, oldest first.
+    for (const q of this.queues) this.pump(q);
+  }
+
+  private harvest(q: FsQueue): void {
+    // Each round consumes at least one used entry; the ring holds at most size.
+    for (let round = 0; round <= q.dq.size + 1 && !this.dead && !q.broken; round++) {
+      let done;
+      try {
+        done = q.dq.harvest();
+      } catch (e) {
+        if (e instanceof VirtqueueError && e.kind === 'used-len') {
+          this.log(`virtio-fs: queue ${q.index}: ${e.message}`);
+          this.finish(e.token as Pending, new ErrnoError(Errno.EIO, 'virtio-fs: reply longer than its buffer'));
+          continue;
+        }
+        if (e instanceof VirtqueueError && e.kind === 'used-id') {
+          // Like Linux's BAD_RING: the request it meant is unknowable, so the queue is done for.
+          this.log(`virtio-fs: queue ${q.index}: ${e.message}; queue marked broken`);
+          this.breakQueue(q, new ErrnoError(Errno.EIO, `virtio-fs: queue ${q.index} broken by the device`));
+          return;
+        }
+        this.fail(`queue ${q.index}: ${errText(e)}`);
+        return;
+      }
+      for (const c of done) this.complete(c.token, c.len);
+      if (!q.dq.hasUsed()) return;
+    }
+  }
+
+  private pump(q: FsQueue): void {
+    while (q.waiting.length > 0 && !q.broken) {
+      if (!this.issue(q, q.waiting.peek()!)) return;
+      q.waiting.shift();
+    }
+  }
+
+  private breakQueue(q: FsQueue, err: ErrnoError): void {
+    q.broken = true;
+    for (const p of q.dq.detachAll()) this.finish(p, err);
+    for (let p = q.waiting.shift(); p; p = q.waiting.shift()) this.finish(p, err);
+  }
+
+  /** The device or its transport is gone: everything fails with EIO, now and later. */
+  private fail(reason: string): void {
+    if (this.dead) return;
+    this.log(`virtio-fs: ${reason}`);
+    this.dead = new ErrnoError(Errno.EIO, `virtio-fs: ${reason}`);
+    this.failAll(this.dead);
+  }
+
+  private failAll(err: ErrnoError): void {
+    for (const q of this.queues) this.breakQueue(q, err);
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,4 @@
+// The virtio-fs driver and its config layout.
+export * from './config';
+export { VirtioFsDriver, VirtioFsProbeError, VIRTIO_FS_DRIVER_FEATURES } from './driver';
+export type { VirtioFsDriverOptions, RequestOptions, DaxWindow } from './driver';
