@@ -1,0 +1,67 @@
+// A guest in its own process reaching a device model over the wire: connect
+// and authenticate, map the guest RAM the device owns (a /dev/shm file), keep
+// a window region that mirrors the device's DAX mappings (MAP/UNMAP frames:
+// each names a host path this process opens itself), then probe the
+// virtio-fs device. Everything after this is the same code as in one process.
+
+import { Allocator } from '../../core/allocator';
+import { HostFileRange } from '../../core/host-file.node';
+import { GuestMemory } from '../../core/memory';
+import { ShmFileBacking } from '../../core/shm-file.node';
+import { WindowBacking } from '../../core/window';
+import { MAP_WRITE } from '../wire/frames';
+import { connectWire, type WireTransport } from '../wire/tcp-transport.node';
+import { VirtioFsDriver, type VirtioFsDriverOptions } from './driver';
+
+export interface RemoteVirtioFs {
+  readonly driver: VirtioFsDriver;
+  readonly memory: GuestMemory;
+  readonly transport: WireTransport;
+  /** The guest's copy of the window's mapping table (undefined without a window). */
+  readonly window: WindowBacking | undefined;
+  close(): Promise<void>;
+}
+
+export interface ConnectVirtioFsOptions extends VirtioFsDriverOptions {
+  token?: string | Uint8Array;
+  timeoutMs?: number;
+}
+
+/** Connect to `address` (tcp:HOST:PORT or unix:PATH) and bring the device up. */
+export async function connectVirtioFs(address: string, options: ConnectVirtioFsOptions = {}): Promise<RemoteVirtioFs> {
+  const transport = await connectWire(address, options.token, { timeoutMs: options.timeoutMs });
+  let ram: ShmFileBacking | undefined;
+  let window: WindowBacking | undefined;
+  try {
+    const { ram: r, window: w } = transport.welcome;
+    ram = ShmFileBacking.open(r.path);
+    const memory = new GuestMemory();
+    memory.addRegion('ram', r.base, ram);
+    if (w) {
+      const win = new WindowBacking(w.size);
+      window = win;
+      memory.addRegion('dax-window', w.base, win);
+      transport.onMap((m) => win.map(m.moffset, m.len, HostFileRange.open(m.path, (m.flags & MAP_WRITE) !== 0),
+        m.foffset, (m.flags & MAP_WRITE) !== 0));
+      transport.onUnmap((u) => win.unmap(u.moffset, u.len));
+    }
+    const allocator = new Allocator(r.base, r.size);
+    const driver = await VirtioFsDriver.probe(transport, memory, allocator, options);
+    const shared = ram;
+    const mirror = window;
+    return {
+      driver, memory, transport, window,
+      async close() {
+        await driver.close();
+        transport.close();
+        mirror?.clear();
+        shared.close();
+      },
+    };
+  } catch (err) {
+    transport.close();
+    window?.clear();
+    ram?.close();
+    throw err;
+  }
+}

@@ -1,0 +1,249 @@
+// One FUSE connection per device, shared by every mount of it, as Linux's
+// virtio-fs shares one fuse_conn per tag: FUSE_INIT on the first mount, the
+// DAX window manager created then (OSv flaw #1: its manager was never put in
+// the per-device registry), and at the last unmount the window released
+// (REMOVEMAPPING of everything) and FUSE_DESTROY sent, as Linux's
+// virtio_kill_sb does (virtio-fs mounts with fc->destroy set).
+
+import { Errno, ErrnoError } from '../../core/errno';
+import { DaxManager, PAGE_SHIFT } from './dax';
+import { FuseDaxDevice } from './dax-device';
+import type { FuseDevice } from './device';
+import {
+  FUSE_ASYNC_READ, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
+  FUSE_KERNEL_VERSION, FUSE_MAP_ALIGNMENT, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, ForgetOne, InitOut,
+} from './fuse';
+import { FuseLog, FuseSession } from './session';
+
+/** The minor this client speaks (flags2, FUSE_HAS_INODE_DAX, FUSE_ATTR_DAX). */
+export const CLIENT_MINOR = 36;
+/** The oldest server minor accepted: 7.31 brought map_alignment and the DAX
+ *  mapping requests. */
+export const MIN_SERVER_MINOR = 31;
+/** Linux's FUSE_DEFAULT_MAX_PAGES_PER_REQ, used without FUSE_MAX_PAGES. */
+export const DEFAULT_MAX_PAGES = 32;
+/** Linux's FUSE_MAX_MAX_PAGES. */
+export const MAX_MAX_PAGES = 256;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+/** What FUSE_INIT asks: what a read-only DAX client uses. */
+export const INIT_FLAGS = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS
+  | FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT | FUSE_HAS_INODE_DAX;
+
+/** The outcome of FUSE_INIT. */
+export interface FuseConnInfo {
+  readonly major: number;
+  /** min(server minor, CLIENT_MINOR). */
+  readonly minor: number;
+  /** Flags both sides have (asked & granted), flags2 in the high word. */
+  readonly flags: bigint;
+  readonly maxPages: number;
+  /** Largest FUSE_READ: maxPages pages. */
+  readonly maxRead: number;
+  /** log2 of the DAX map alignment in force: the server's, or PAGE_SHIFT
+   *  when it announced none or 0 (OSv shifted by -1 then: its flaw #2). */
+  readonly mapAlignment: number;
+  /** The server's map_alignment field as sent (undefined without FUSE_MAP_ALIGNMENT). */
+  readonly announcedMapAlignment: number | undefined;
+  readonly readdirplus: boolean;
+}
+
+export interface ConnectionOptions {
+  /** DAX chunk size; undefined: the default, or the shared manager's. */
+  chunkSize?: number;
+  log: FuseLog;
+}
+
+export class FuseConnection {
+  mounts = 0;
+  /** Lookups the server counts per nodeid, over every mount. */
+  private readonly lookups = new Map<bigint, number>();
+  /** Nodeids that went through the window: dropInode when they are forgotten. */
+  private readonly daxNodeids = new Set<bigint>();
+
+  constructor(
+    readonly device: FuseDevice,
+    readonly session: FuseSession,
+    readonly info: FuseConnInfo,
+    /** Null when the device has no window. */
+    readonly dax: DaxManager | null,
+    readonly log: FuseLog,
+  ) {}
+
+  noteLookup(nodeid: bigint, n = 1): void {
+    this.lookups.set(nodeid, (this.lookups.get(nodeid) ?? 0) + n);
+  }
+
+  noteDax(nodeid: bigint): void {
+    this.daxNodeids.add(nodeid);
+  }
+
+  lookupCount(nodeid: bigint): number {
+    return this.lookups.get(nodeid) ?? 0;
+  }
+
+  /** Gives back n lookups of nodeid. When no mount holds it any more its
+   *  window chunks are removed before the FORGET, so the server cannot reuse
+   *  the nodeid for another file while the window still shows this one. */
+  async forget(nodeid: bigint, n: number): Promise<void> {
+    if (n <= 0) return;
+    if (this.release(nodeid, n)) await this.dropDax(nodeid);
+    await this.session.forget(nodeid, n);
+  }
+
+  /** Forgets a batch (READDIRPLUS entries nobody keeps). */
+  async forgetMany(list: readonly ForgetOne[]): Promise<void> {
+    if (list.length === 0) return;
+    for (const f of list) if (this.release(f.nodeid, Number(f.nlookup))) await this.dropDax(f.nodeid);
+    await this.session.forgetMany(list);
+  }
+
+  /** True when the last lookup of a nodeid that used the window went. */
+  private release(nodeid: bigint, n: number): boolean {
+    const left = (this.lookups.get(nodeid) ?? 0) - n;
+    if (left > 0) {
+      this.lookups.set(nodeid, left);
+      return false;
+    }
+    this.lookups.delete(nodeid);
+    return this.daxNodeids.delete(nodeid);
+  }
+
+  private async dropDax(nodeid: bigint): Promise<void> {
+    try {
+      await this.dax?.dropInode(nodeid);
+    } catch (e) {
+      this.log(`virtiofs: REMOVEMAPPING for nodeid ${nodeid} failed: ${String(e)}`);
+    }
+  }
+}
+
+// ---- the per-device registry ----------------------------------------------
+
+interface Entry {
+  conn: Promise<FuseConnection>;
+}
+
+const registry = new Map<object | string, Entry>();
+/** Teardowns in progress: a new mount of the device waits for its DESTROY. */
+const closing = new Map<object | string, Promise<void>>();
+
+/** The live connection of a device, if mounted (for tests and the shell). */
+export async function connectionOf(device: FuseDevice): Promise<FuseConnection | undefined> {
+  const e = registry.get(device.id);
+  return e ? e.conn.catch(() => undefined) : undefined;
+}
+
+/** Takes the device's connection for one more mount: INIT and the DAX
+ *  manager on the first. A second mount asking for another chunk size than
+ *  the shared manager's is refused with EINVAL. */
+export async function acquireConnection(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
+  const id = device.id;
+  for (;;) {
+    const c = closing.get(id);
+    if (!c) break;
+    await c.catch(() => {});
+  }
+  let e = registry.get(id);
+  if (!e) {
+    const entry: Entry = { conn: connect(device, opts) };
+    registry.set(id, entry);
+    entry.conn.catch(() => { if (registry.get(id) === entry) registry.delete(id); });
+    e = entry;
+  }
+  const conn = await e.conn;
+  if (opts.chunkSize !== undefined && conn.dax && conn.dax.chunkSize !== opts.chunkSize) {
+    if (conn.mounts === 0) await releaseIfUnused(conn);
+    throw new ErrnoError(Errno.EINVAL,
+      `virtiofs: chunk-size ${opts.chunkSize}: the device's window manager uses ${conn.dax.chunkSize} (one manager per device)`);
+  }
+  conn.mounts++;
+  return conn;
+}
+
+/** Gives back one mount; the last one releases the window and sends DESTROY. */
+export async function releaseConnection(conn: FuseConnection): Promise<void> {
+  if (conn.mounts <= 0) return;
+  conn.mounts--;
+  await releaseIfUnused(conn);
+}
+
+async function releaseIfUnused(conn: FuseConnection): Promise<void> {
+  if (conn.mounts > 0) return;
+  const id = conn.device.id;
+  const e = registry.get(id);
+  if (!e) return;
+  registry.delete(id);
+  const teardown = shutdown(conn);
+  closing.set(id, teardown);
+  try {
+    await teardown;
+  } finally {
+    if (closing.get(id) === teardown) closing.delete(id);
+  }
+}
+
+async function shutdown(conn: FuseConnection): Promise<void> {
+  if (conn.dax) {
+    try {
+      await conn.dax.unmapAll();
+    } catch (e) {
+      conn.log(`virtiofs: REMOVEMAPPING at unmount failed: ${String(e)}`);
+    }
+  }
+  try {
+    await conn.session.call(FUSE_DESTROY, 0n, null);
+  } catch (e) {
+    // A lost device or a server without DESTROY: nothing left to tell it.
+    conn.log(`virtiofs: DESTROY failed: ${String(e)}`);
+  }
+}
+
+async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
+  const session = new FuseSession(device, opts.log);
+  const info = await init(session);
+  const region = device.getDax();
+  let dax: DaxManager | null = null;
+  if (region && region.len > 0) {
+    try {
+      dax = new DaxManager(new FuseDaxDevice(device, region, session), {
+        chunkSize: opts.chunkSize, mapAlignment: info.mapAlignment,
+      });
+    } catch (e) {
+      await session.call(FUSE_DESTROY, 0n, null).catch(() => {});
+      throw e;
+    }
+  }
+  return new FuseConnection(device, session, info, dax, opts.log);
+}
+
+/** FUSE_INIT: 7.36 asked, 7.31 or later accepted. */
+async function init(session: FuseSession): Promise<FuseConnInfo> {
+  const out: InitOut = await session.call(FUSE_INIT, 0n, {
+    major: FUSE_KERNEL_VERSION, minor: CLIENT_MINOR, max_readahead: 128 * 1024, flags: INIT_FLAGS,
+  });
+  if (out.major !== FUSE_KERNEL_VERSION) {
+    throw new ErrnoError(Errno.EPROTO, `virtiofs: server speaks FUSE ${out.major}.${out.minor}, not ${FUSE_KERNEL_VERSION}.x`);
+  }
+  if (out.minor < MIN_SERVER_MINOR) {
+    throw new ErrnoError(Errno.EPROTO, `virtiofs: server speaks FUSE 7.${out.minor}; 7.${MIN_SERVER_MINOR} or later needed`);
+  }
+  const minor = Math.min(out.minor, CLIENT_MINOR);
+  // flags2 exists from 7.36 and only with FUSE_INIT_EXT; before that its
+  // bytes are unused and may hold anything.
+  let granted = out.flags;
+  if (minor < 36 || !(granted & FUSE_INIT_EXT)) granted &= 0xffffffffn;
+  const flags = granted & INIT_FLAGS;
+  const maxPages = flags & FUSE_MAX_PAGES ? Math.min(MAX_MAX_PAGES, Math.max(1, out.max_pages)) : DEFAULT_MAX_PAGES;
+  const announced = flags & FUSE_MAP_ALIGNMENT ? out.map_alignment : undefined;
+  return {
+    major: out.major,
+    minor,
+    flags,
+    maxPages,
+    maxRead: maxPages * PAGE_SIZE,
+    mapAlignment: announced ? announced : PAGE_SHIFT,
+    announcedMapAlignment: announced,
+    readdirplus: (flags & FUSE_DO_READDIRPLUS) !== 0n,
+  };
+}

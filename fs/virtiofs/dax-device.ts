@@ -1,0 +1,41 @@
+// The DaxDevice the window manager needs, built from a FuseDevice: the
+// window is guest memory at the region's base, and mappings change through
+// FUSE_SETUPMAPPING / FUSE_REMOVEMAPPING on the session.
+
+import { Errno, ErrnoError } from '../../core/errno';
+import type { DaxDevice, DaxWindow, RemoveMappingRange, SetupMappingArgs } from './dax';
+import type { FuseDaxRegion, FuseDevice } from './device';
+import { FUSE_REMOVEMAPPING, FUSE_ROOT_ID, FUSE_SETUPMAPPING, FUSE_SETUPMAPPING_FLAG_READ, FUSE_SETUPMAPPING_FLAG_WRITE } from './fuse';
+import type { FuseSession } from './session';
+
+export class FuseDaxDevice implements DaxDevice {
+  readonly window: DaxWindow;
+
+  constructor(device: FuseDevice, region: FuseDaxRegion, private readonly session: FuseSession) {
+    const { base, len } = region;
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(len) || base < 0 || len <= 0) {
+      throw new ErrnoError(Errno.EINVAL, `virtiofs: bad DAX window base ${base} len ${len}`);
+    }
+    const memory = device.memory;
+    this.window = {
+      size: len,
+      // The manager only reads inside `size`; GuestMemory checks the range again.
+      read: (moffset, dst) => memory.readInto(base + moffset, dst),
+    };
+  }
+
+  async setupMapping(a: SetupMappingArgs): Promise<void> {
+    const flags = FUSE_SETUPMAPPING_FLAG_READ | (a.write ? FUSE_SETUPMAPPING_FLAG_WRITE : 0n);
+    await this.session.call(FUSE_SETUPMAPPING, a.nodeid, {
+      fh: a.fh, foffset: BigInt(a.foffset), len: BigInt(a.len), flags, moffset: BigInt(a.moffset),
+    });
+  }
+
+  async removeMapping(ranges: readonly RemoveMappingRange[]): Promise<void> {
+    // Servers ignore the nodeid of REMOVEMAPPING (ranges are window
+    // offsets); the root's is valid everywhere, where OSv's 0 is not.
+    await this.session.call(FUSE_REMOVEMAPPING, FUSE_ROOT_ID, {
+      mappings: ranges.map((r) => ({ moffset: BigInt(r.moffset), len: BigInt(r.len) })),
+    });
+  }
+}

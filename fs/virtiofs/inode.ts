@@ -1,0 +1,59 @@
+// A node as one mount knows it (OSv's virtiofs_inode): the nodeid, the
+// lookups this mount owes the server, the last attributes, and whether DAX
+// is on for it (decided when the node is instantiated; a changed
+// FUSE_ATTR_DAX takes effect once the node is dropped and looked up again,
+// as Linux's per-file DAX, seed 004).
+
+import { Errno, ErrnoError } from '../../core/errno';
+import { S_IFMT, Stat, validFileType } from '../../core/vfs';
+import { Attr } from './fuse';
+
+export interface VirtiofsInode {
+  readonly nodeid: bigint;
+  /** S_IFMT bits; fixed for the node's life. */
+  readonly type: number;
+  /** LOOKUPs (and READDIRPLUS entries) this mount has not forgotten yet. */
+  nlookup: number;
+  attr: Attr;
+  /** File size in bytes from attr (clamps reads). */
+  size: number;
+  /** Date.now() until which attr may be used without GETATTR. */
+  attrExpires: number;
+  /** FUSE_ATTR_DAX when the node was instantiated (dax=inode). */
+  readonly daxFlag: boolean;
+}
+
+const I64 = (v: bigint): number => Number(BigInt.asIntN(64, v));
+
+/** EIO for attributes no file can have (Linux's fuse_invalid_attr). */
+export function checkAttr(a: Attr): void {
+  if (!validFileType(a.mode)) throw new ErrnoError(Errno.EIO, `virtiofs: attr mode 0o${a.mode.toString(8)} has no file type`);
+  if (a.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError(Errno.EIO, `virtiofs: attr size ${a.size} out of range`);
+}
+
+export function attrToStat(a: Attr): Stat {
+  return {
+    ino: a.ino,
+    mode: a.mode,
+    nlink: a.nlink,
+    uid: a.uid,
+    gid: a.gid,
+    rdev: a.rdev,
+    size: Number(a.size),
+    blocks: Number(a.blocks > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : a.blocks),
+    blksize: a.blksize,
+    atime: { sec: I64(a.atime), nsec: a.atimensec },
+    mtime: { sec: I64(a.mtime), nsec: a.mtimensec },
+    ctime: { sec: I64(a.ctime), nsec: a.ctimensec },
+  };
+}
+
+/** When attributes valid for (sec, nsec) expire, from now. */
+export function expiry(sec: bigint, nsec: number): number {
+  const ms = Number(sec) * 1000 + Math.floor(nsec / 1e6);
+  return ms > 0 ? Date.now() + ms : 0;
+}
+
+export function typeOf(mode: number): number {
+  return mode & S_IFMT;
+}

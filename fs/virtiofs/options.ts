@@ -1,0 +1,56 @@
+// Mount options of virtiofs: dax=always|never|inode (Linux's tri-state,
+// seed 004), chunk-size (the DAX manager's), aggressive (OSv's read(...,
+// aggressive): map the rest of the file on a miss), and ro/rw for the VFS.
+
+import { Errno, ErrnoError } from '../../core/errno';
+import type { MountOptions } from '../../core/vfs';
+
+export type DaxMode = 'always' | 'never' | 'inode';
+
+export interface VirtiofsOptions {
+  /** Undefined: always when the device has a window, never otherwise. */
+  dax: DaxMode | undefined;
+  /** Bytes; undefined: the default (2 MiB) or the device's shared manager's. */
+  chunkSize: number | undefined;
+  aggressive: boolean;
+}
+
+const KNOWN = new Set(['dax', 'chunk-size', 'aggressive', 'ro', 'rw']);
+const SIZE = /^(\d+)([kmg]?)$/i;
+const UNITS: Record<string, number> = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
+
+function bad(msg: string): never {
+  throw new ErrnoError(Errno.EINVAL, `virtiofs: ${msg}`);
+}
+
+function flag(name: string, v: string | boolean): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === '' || v === 'true' || v === '1' || v === 'on') return true;
+  if (v === 'false' || v === '0' || v === 'off') return false;
+  return bad(`${name}=${v}: not a boolean`);
+}
+
+/** Parses the options; EINVAL for an unknown option or a bad value. */
+export function parseOptions(options: MountOptions): VirtiofsOptions {
+  const out: VirtiofsOptions = { dax: undefined, chunkSize: undefined, aggressive: false };
+  for (const [k, v] of Object.entries(options)) {
+    if (!KNOWN.has(k)) bad(`unknown mount option ${k}`);
+    if (k === 'dax') {
+      // "-o dax" alone is dax=always, as on Linux.
+      if (v === true || v === '') out.dax = 'always';
+      else if (v === false) out.dax = 'never';
+      else if (v === 'always' || v === 'never' || v === 'inode') out.dax = v;
+      else bad(`dax=${String(v)}: always, never or inode`);
+    } else if (k === 'chunk-size') {
+      const m = typeof v === 'string' ? SIZE.exec(v.trim()) : null;
+      const n = m ? Number(m[1]) * UNITS[m[2]!.toLowerCase()]! : NaN;
+      if (!Number.isSafeInteger(n) || n <= 0) bad(`chunk-size=${String(v)}: a positive size in bytes (k, m, g suffixes)`);
+      out.chunkSize = n;
+    } else if (k === 'aggressive') {
+      out.aggressive = flag(k, v);
+    } else {
+      flag(k, v);
+    }
+  }
+  return out;
+}

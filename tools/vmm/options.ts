@@ -1,0 +1,145 @@
+// virtiofs-vmm's command line: QEMU's option names where QEMU has one
+// (vhost-user-fs-device: tag, queue-size, num-request-queues, cache-size).
+
+import { parseArgs } from 'node:util';
+import { parseSize } from '../common/size';
+
+export type DaxPolicy = 'none' | 'always' | 'inode' | 'filesize';
+export type BackendKind = 'passthrough' | 'vhost-user';
+
+export interface VmmOptions {
+  sharedDir: string;
+  tag: string;
+  listen: string;
+  cacheSize: number;
+  queueSize: number;
+  numRequestQueues: number;
+  memory: number;
+  daxPolicy: DaxPolicy;
+  backend: BackendKind;
+  tokenFile?: string;
+  readonly: boolean;
+  virtiofsd: string;
+  virtiofsdArgs: string[];
+  socketPath?: string;
+}
+
+export const DEFAULTS = {
+  tag: 'myfs',
+  listen: 'tcp:127.0.0.1:0',
+  cacheSize: '1G',
+  queueSize: 1024,
+  numRequestQueues: 1,
+  memory: '512M',
+  daxPolicy: 'always' as DaxPolicy,
+  backend: 'passthrough' as BackendKind,
+  virtiofsd: '/usr/lib/qemu/virtiofsd',
+};
+
+export const USAGE = `usage: virtiofs-vmm --shared-dir DIR [options]
+
+A virtio-fs device as QEMU presents it (virtio-mmio, device id 26), reached
+over TCP or a unix socket by a guest (npm run guest, npm start).
+
+  --shared-dir DIR            host directory to share (required)
+  --tag NAME                  mount tag in the device config (default ${DEFAULTS.tag}; at most 36 bytes)
+  --listen ADDR               tcp:HOST:PORT or unix:PATH (default ${DEFAULTS.listen}; port 0 picks a free one)
+  --cache-size SIZE           DAX cache window, shared-memory region 0 (default ${DEFAULTS.cacheSize}; 0 = no window)
+  --queue-size N              maximum size of each virtqueue (default ${DEFAULTS.queueSize}; a power of two)
+  --num-request-queues N      request queues besides hiprio (default ${DEFAULTS.numRequestQueues})
+  --memory SIZE               guest RAM, a shared-memory file in /dev/shm (default ${DEFAULTS.memory})
+  --dax-policy POLICY         none|always|inode|filesize: which files get FUSE_ATTR_DAX (default ${DEFAULTS.daxPolicy})
+  --backend KIND              passthrough (FUSE served in TypeScript) or vhost-user (the real virtiofsd)
+  --virtiofsd PATH            with vhost-user: the daemon to start (default ${DEFAULTS.virtiofsd})
+  --virtiofsd-arg ARG         with vhost-user: one more argument for the daemon (repeatable)
+  --socket-path PATH          with vhost-user: attach to a daemon already listening there instead
+  --token-file FILE           secret a guest must present; created (mode 0600) when absent
+  --readonly                  refuse every write (EROFS)
+  --help                      this text
+
+Sizes take K, M, G suffixes (powers of 1024).`;
+
+export class UsageError extends Error {}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--${name}: not a positive integer: "${text}"`);
+  return n;
+}
+
+function size(name: string, text: string): number {
+  try { return parseSize(text); } catch (err) { throw new UsageError(`--${name}: ${(err as Error).message}`); }
+}
+
+/** Parse argv (without node and script); undefined for --help. */
+export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'shared-dir': { type: 'string' },
+        tag: { type: 'string' },
+        listen: { type: 'string' },
+        'cache-size': { type: 'string' },
+        'queue-size': { type: 'string' },
+        'num-request-queues': { type: 'string' },
+        memory: { type: 'string' },
+        'dax-policy': { type: 'string' },
+        backend: { type: 'string' },
+        virtiofsd: { type: 'string' },
+        'virtiofsd-arg': { type: 'string', multiple: true },
+        'socket-path': { type: 'string' },
+        'token-file': { type: 'string' },
+        readonly: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return undefined;
+  if (!v['shared-dir'] && !v['socket-path']) throw new UsageError('--shared-dir DIR is required');
+
+  const queueSize = positiveInt('queue-size', v['queue-size'] ?? String(DEFAULTS.queueSize));
+  if ((queueSize & (queueSize - 1)) !== 0 || queueSize > 32768) {
+    throw new UsageError(`--queue-size: must be a power of two up to 32768, not ${queueSize}`);
+  }
+  const numRequestQueues = positiveInt('num-request-queues', v['num-request-queues'] ?? String(DEFAULTS.numRequestQueues));
+  if (numRequestQueues > 1023) throw new UsageError('--num-request-queues: at most 1023 (1024 queues with hiprio)');
+
+  const daxPolicy = (v['dax-policy'] ?? DEFAULTS.daxPolicy) as DaxPolicy;
+  if (!['none', 'always', 'inode', 'filesize'].includes(daxPolicy)) {
+    throw new UsageError(`--dax-policy: none, always, inode or filesize, not "${daxPolicy}"`);
+  }
+  const backend = (v.backend ?? DEFAULTS.backend) as BackendKind;
+  if (!['passthrough', 'vhost-user'].includes(backend)) {
+    throw new UsageError(`--backend: passthrough or vhost-user, not "${backend}"`);
+  }
+  const tag = v.tag ?? DEFAULTS.tag;
+  if (new TextEncoder().encode(tag).length > 36 || tag.length === 0) throw new UsageError('--tag: 1 to 36 bytes');
+  const cacheSize = size('cache-size', v['cache-size'] ?? DEFAULTS.cacheSize);
+  if (cacheSize % 4096 !== 0) throw new UsageError('--cache-size: a multiple of the page size (4096)');
+  const memory = size('memory', v.memory ?? DEFAULTS.memory);
+  if (memory < 1024 * 1024) throw new UsageError('--memory: at least 1M');
+
+  return {
+    sharedDir: v['shared-dir'] ?? '',
+    tag,
+    listen: v.listen ?? DEFAULTS.listen,
+    cacheSize,
+    queueSize,
+    numRequestQueues,
+    memory,
+    daxPolicy,
+    backend,
+    tokenFile: v['token-file'],
+    readonly: v.readonly ?? false,
+    virtiofsd: v.virtiofsd ?? DEFAULTS.virtiofsd,
+    virtiofsdArgs: v['virtiofsd-arg'] ?? [],
+    socketPath: v['socket-path'],
+  };
+}
