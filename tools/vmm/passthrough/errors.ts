@@ -1,0 +1,19 @@
+// Host errors to errno values for FUSE replies.
+
+import { Errno, ErrnoError } from '../../../core/errno';
+
+const table = Errno as Record<string, number>;
+
+/** The errno of a thrown value: an ErrnoError's, a Node system error's
+ *  code, else EIO (never 0, never out of 1..4095). */
+export function errnoOf(e: unknown): number {
+  if (e instanceof ErrnoError) return e.errno;
+  if (e !== null && typeof e === 'object') {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && table[code] !== undefined) return table[code]!;
+    const errno = (e as { errno?: unknown }).errno;
+    // Node's errno is negative (libuv): -2 for ENOENT.
+    if (typeof errno === 'number' && Number.isInteger(errno) && errno !== 0 && Math.abs(errno) <= 4095) return Math.abs(errno);
+  }
+  return Errno.EIO;
+}

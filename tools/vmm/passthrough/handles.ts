@@ -1,0 +1,63 @@
+// The fh table: small integers (from 1) mapping to open host files and to
+// directory snapshots. An fh the table does not hold is EBADF.
+
+import type { FileHandle } from 'node:fs/promises';
+import type { Inode } from './inodes';
+
+export interface FileFh {
+  kind: 'file';
+  file: FileHandle;
+  inode: Inode;
+  /** Opened O_WRONLY or O_RDWR (a write mapping needs it). */
+  writable: boolean;
+}
+
+export interface DirEntryName {
+  name: Buffer;
+  /** DT_* from the listing. */
+  type: number;
+}
+
+export interface DirFh {
+  kind: 'dir';
+  /** The verified directory, held open so entries are reached from it. */
+  dir: FileHandle;
+  inode: Inode;
+  /** Snapshot at OPENDIR: '.', '..', then the host entries. A dirent's
+   *  off is the index of the entry after it, so offsets stay stable. */
+  entries: DirEntryName[];
+}
+
+export type Fh = FileFh | DirFh;
+
+export class HandleTable {
+  private readonly map = new Map<bigint, Fh>();
+  private next = 1n;
+
+  add(h: Fh): bigint {
+    const fh = this.next++;
+    this.map.set(fh, h);
+    return fh;
+  }
+
+  get(fh: bigint): Fh | undefined {
+    return this.map.get(fh);
+  }
+
+  remove(fh: bigint): Fh | undefined {
+    const h = this.map.get(fh);
+    if (h !== undefined) this.map.delete(fh);
+    return h;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Removes every handle and returns them (DESTROY closes them). */
+  drain(): Fh[] {
+    const all = [...this.map.values()];
+    this.map.clear();
+    return all;
+  }
+}

@@ -1,0 +1,124 @@
+// The inode table: nodeids are small integers handed out here (never host
+// pointers), root = 1. One entry per host (dev, ino): looking the same file
+// up twice, by any name, yields the same nodeid and adds to its lookup
+// count, as virtiofsd does. An entry is dropped when FORGET brings its
+// count to 0; the root is never dropped.
+
+import type { BigIntStats } from 'node:fs';
+import { FUSE_ROOT_ID } from '../../../fs/virtiofs/fuse/kernel';
+import { S_IFMT, isDir } from './host-attrs';
+
+export interface Inode {
+  readonly nodeid: bigint;
+  readonly dev: bigint;
+  readonly ino: bigint;
+  /** S_IFMT bits and permissions at the last lookup. */
+  mode: number;
+  /** Path relative to root, '/'-joined checked components ('' for root).
+   *  Updated by every lookup (the latest verified name of a hard link or
+   *  a renamed file). */
+  path: Buffer;
+  /** Name in the parent directory, and the parent's identity at lookup:
+   *  non-directories are reached through their verified parent. */
+  name: Buffer;
+  parent: { path: Buffer; dev: bigint; ino: bigint } | null;
+  nlookup: bigint;
+}
+
+function key(dev: bigint, ino: bigint): string {
+  return `${dev}:${ino}`;
+}
+
+export class InodeTable {
+  private readonly byId = new Map<bigint, Inode>();
+  private readonly byKey = new Map<string, Inode>();
+  private next = FUSE_ROOT_ID + 1n;
+  readonly root: Inode;
+
+  constructor(rootDev: bigint, rootIno: bigint, rootMode: number) {
+    this.root = {
+      nodeid: FUSE_ROOT_ID, dev: rootDev, ino: rootIno, mode: rootMode,
+      path: Buffer.alloc(0), name: Buffer.alloc(0), parent: null, nlookup: 1n,
+    };
+    this.insert(this.root);
+  }
+
+  private insert(i: Inode): void {
+    this.byId.set(i.nodeid, i);
+    this.byKey.set(key(i.dev, i.ino), i);
+  }
+
+  get(nodeid: bigint): Inode | undefined {
+    return this.byId.get(nodeid);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Counts one lookup of `name` in `parent` that found `st`: the existing
+   *  entry for (dev, ino), or a new one. Synchronous, so concurrent
+   *  lookups of the same file cannot create two entries. */
+  lookedUp(parent: Inode, name: Buffer, path: Buffer, st: BigIntStats): Inode {
+    const mode = Number(st.mode);
+    let i = this.byKey.get(key(st.dev, st.ino));
+    if (i !== undefined && i !== this.root && (i.mode & S_IFMT) !== (mode & S_IFMT)) {
+      // A reused inode number: the old entry keeps its nodeid until
+      // forgotten, but no longer answers for (dev, ino).
+      this.byKey.delete(key(st.dev, st.ino));
+      i = undefined;
+    }
+    if (i === undefined) {
+      i = {
+        nodeid: this.next++, dev: st.dev, ino: st.ino, mode, path, name,
+        parent: { path: parent.path, dev: parent.dev, ino: parent.ino }, nlookup: 0n,
+      };
+      this.insert(i);
+    } else if (i !== this.root) {
+      i.mode = mode;
+      i.path = path;
+      i.name = name;
+      i.parent = { path: parent.path, dev: parent.dev, ino: parent.ino };
+    }
+    i.nlookup += 1n;
+    return i;
+  }
+
+  /** Subtracts n lookups. Returns a complaint when n exceeded the count
+   *  (clamped to it) or the nodeid is unknown, else undefined. */
+  forget(nodeid: bigint, n: bigint): string | undefined {
+    const i = this.byId.get(nodeid);
+    if (i === undefined) return `FORGET of unknown nodeid ${nodeid}`;
+    let complaint: string | undefined;
+    let take = n;
+    if (take > i.nlookup) {
+      complaint = `FORGET of ${n} lookups on nodeid ${nodeid}, which has ${i.nlookup}: clamped`;
+      take = i.nlookup;
+    }
+    if (i === this.root) {
+      // The root is never dropped; its count never goes below 1.
+      if (i.nlookup - take < 1n) take = i.nlookup - 1n;
+      i.nlookup -= take;
+      return complaint;
+    }
+    i.nlookup -= take;
+    if (i.nlookup === 0n) {
+      this.byId.delete(nodeid);
+      const k = key(i.dev, i.ino);
+      if (this.byKey.get(k) === i) this.byKey.delete(k);
+    }
+    return complaint;
+  }
+
+  /** DESTROY: every inode but the root goes. */
+  clear(): void {
+    this.byId.clear();
+    this.byKey.clear();
+    this.root.nlookup = 1n;
+    this.insert(this.root);
+  }
+
+  isDir(i: Inode): boolean {
+    return isDir(i.mode);
+  }
+}
