@@ -1,0 +1,211 @@
+// The front-end end of one vhost-user socket: requests go out one at a time
+// (the protocol has no tags; a reply answers the oldest request), each
+// waited for with a bound. File descriptors ride as SCM_RIGHTS through the
+// `usocket` package, since Node's net cannot pass them.
+
+import {
+  VhostUserError, VhostUserRequest as R, VHOST_USER_HDR_SIZE, VHOST_USER_NEED_REPLY_MASK,
+  MemoryRegionDesc, VringAddr, VringState, checkReply, decodeReplyHeader, decodeU64Reply,
+  decodeVringStateReply, encodeMemTable, encodeMessage, encodeU64, encodeVringAddr, encodeVringFile,
+  encodeVringState, requestName,
+} from './protocol';
+
+// usocket ships no types: the little of it used here.
+interface USocket {
+  connect(path: string): void;
+  on(event: 'connected', f: () => void): this;
+  on(event: 'data', f: (b: Buffer) => void): this;
+  on(event: 'error', f: (e: Error) => void): this;
+  on(event: 'close' | 'end', f: () => void): this;
+  write(chunk: { data?: Buffer; fds?: number[]; callback?: () => void }): boolean;
+  destroy(): void;
+}
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const usocket = require('usocket') as { USocket: new () => USocket };
+
+export const DEFAULT_REPLY_TIMEOUT_MS = 5000;
+
+interface Pending {
+  request: number;
+  resolve(msg: Uint8Array): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class VhostUserConnection {
+  /** Set once REPLY_ACK is negotiated: every SET_* then asks for an ack. */
+  replyAck = false;
+  private buf: Uint8Array = new Uint8Array(0);
+  private pending: Pending | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private dead: VhostUserError | undefined;
+  private closeListeners: ((e: VhostUserError) => void)[] = [];
+
+  private constructor(private readonly sock: USocket, readonly path: string,
+                      private readonly timeoutMs: number) {}
+
+  /** Connect to a back-end's socket; rejects after `timeoutMs`. */
+  static connect(path: string, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<VhostUserConnection> {
+    return new Promise((resolve, reject) => {
+      const sock = new usocket.USocket();
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        sock.destroy();
+        reject(new VhostUserError('timeout', `connect to ${path}: no answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const conn = new VhostUserConnection(sock, path, timeoutMs);
+      sock.on('error', (e) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(new VhostUserError('closed', `connect to ${path}: ${e.message}`));
+        } else conn.fail(new VhostUserError('closed', `socket ${path}: ${e.message}`));
+      });
+      sock.on('close', () => conn.fail(new VhostUserError('closed', `socket ${path} closed by the back-end`)));
+      sock.on('connected', () => {
+        if (settled) { sock.destroy(); return; }
+        settled = true;
+        clearTimeout(timer);
+        // Only now: usocket aborts the process if a reader attaches before connect.
+        sock.on('data', (b) => conn.received(b));
+        sock.on('end', () => conn.fail(new VhostUserError('closed', `socket ${path} closed by the back-end`)));
+        resolve(conn);
+      });
+      sock.connect(path);
+    });
+  }
+
+  get isClosed(): boolean { return this.dead !== undefined; }
+
+  /** Called once, when the connection ends for any reason other than close(). */
+  onClose(f: (e: VhostUserError) => void): void {
+    if (this.dead) f(this.dead);
+    else this.closeListeners.push(f);
+  }
+
+  /** End the connection: the back-end sees EOF (virtiofsd then exits). */
+  close(): void {
+    if (this.dead) return;
+    this.dead = new VhostUserError('closed', `connection to ${this.path} closed`);
+    this.closeListeners = [];
+    this.sock.destroy();
+    this.failPending(this.dead);
+  }
+
+  // --- requests, in QEMU's names ----------------------------------------------
+
+  getFeatures(): Promise<bigint> { return this.getU64(R.GET_FEATURES); }
+  getProtocolFeatures(): Promise<bigint> { return this.getU64(R.GET_PROTOCOL_FEATURES); }
+  async getQueueNum(): Promise<number> {
+    const n = await this.getU64(R.GET_QUEUE_NUM);
+    if (n < 1n || n > 0xffffn) throw new VhostUserError('payload', `GET_QUEUE_NUM answered ${n}`);
+    return Number(n);
+  }
+  setFeatures(f: bigint): Promise<void> { return this.set(R.SET_FEATURES, encodeU64(f)); }
+  /** As QEMU: never with need_reply (REPLY_ACK is what this message negotiates). */
+  setProtocolFeatures(f: bigint): Promise<void> { return this.set(R.SET_PROTOCOL_FEATURES, encodeU64(f), [], false); }
+  setOwner(): Promise<void> { return this.set(R.SET_OWNER); }
+  setMemTable(regions: readonly MemoryRegionDesc[], fds: readonly number[]): Promise<void> {
+    if (fds.length !== regions.length) throw new RangeError('vhost-user: one fd per memory region');
+    return this.set(R.SET_MEM_TABLE, encodeMemTable(regions), fds);
+  }
+  setVringNum(s: VringState): Promise<void> { return this.set(R.SET_VRING_NUM, encodeVringState(s)); }
+  setVringAddr(a: VringAddr): Promise<void> { return this.set(R.SET_VRING_ADDR, encodeVringAddr(a)); }
+  setVringBase(s: VringState): Promise<void> { return this.set(R.SET_VRING_BASE, encodeVringState(s)); }
+  setVringEnable(s: VringState): Promise<void> { return this.set(R.SET_VRING_ENABLE, encodeVringState(s)); }
+  setVringKick(index: number, fd: number): Promise<void> { return this.set(R.SET_VRING_KICK, encodeVringFile(index, true), [fd]); }
+  setVringCall(index: number, fd: number): Promise<void> { return this.set(R.SET_VRING_CALL, encodeVringFile(index, true), [fd]); }
+  /** Stops the ring; answers the next avail index the back-end would have read. */
+  async getVringBase(index: number): Promise<VringState> {
+    const msg = await this.transact(R.GET_VRING_BASE, encodeVringState({ index, num: 0 }), [], true);
+    const s = decodeVringStateReply(R.GET_VRING_BASE, msg);
+    if (s.index !== index) throw new VhostUserError('mismatch', `GET_VRING_BASE for ring ${index} answered for ring ${s.index}`);
+    return s;
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  private getU64(request: number): Promise<bigint> {
+    return this.transact(request, undefined, [], true).then((msg) => decodeU64Reply(request, msg));
+  }
+
+  private async set(request: number, payload?: Uint8Array, fds: readonly number[] = [], ack = this.replyAck): Promise<void> {
+    const msg = await this.transact(request, payload, fds, ack, ack ? VHOST_USER_NEED_REPLY_MASK : 0);
+    if (!ack) return;
+    const status = decodeU64Reply(request, msg);
+    if (status !== 0n) throw new VhostUserError('nack', `${requestName(request)} refused by the back-end (status ${status})`);
+  }
+
+  /** Serialized: the next request goes out only once this one is answered. */
+  private transact(request: number, payload: Uint8Array | undefined, fds: readonly number[],
+                   wantReply: boolean, flags = 0): Promise<Uint8Array> {
+    const run = (): Promise<Uint8Array> => new Promise<Uint8Array>((resolve, reject) => {
+      if (this.dead) { reject(this.dead); return; }
+      const msg = encodeMessage(request, flags, payload);
+      const data = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
+      if (wantReply) {
+        const timer = setTimeout(() => {
+          this.pending = undefined;
+          const e = new VhostUserError('timeout', `no reply to ${requestName(request)} in ${this.timeoutMs} ms`);
+          reject(e);
+          // The stream is out of step now: nothing later can be trusted.
+          this.fail(e);
+        }, this.timeoutMs);
+        this.pending = { request, resolve, reject, timer };
+      }
+      this.sock.write({ data, fds: fds.length ? [...fds] : undefined });
+      // The socket keeps order: a message without reply is done once queued.
+      if (!wantReply) resolve(new Uint8Array(0));
+    });
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private received(b: Buffer): void {
+    if (this.dead) return;
+    this.buf = this.buf.length ? concat(this.buf, b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    try {
+      for (;;) {
+        const h = decodeReplyHeader(this.buf);
+        if (!h || this.buf.length < VHOST_USER_HDR_SIZE + h.size) return;
+        const msg = this.buf.subarray(0, VHOST_USER_HDR_SIZE + h.size);
+        this.buf = this.buf.subarray(VHOST_USER_HDR_SIZE + h.size);
+        const p = this.pending;
+        if (!p) throw new VhostUserError('mismatch', `unexpected ${requestName(h.request)} reply`);
+        // Check the request now so a stray reply is caught before it is consumed as ours.
+        if (h.request !== p.request) checkReply(p.request, msg, h.size);
+        this.pending = undefined;
+        clearTimeout(p.timer);
+        p.resolve(msg);
+      }
+    } catch (e) {
+      this.fail(e instanceof VhostUserError ? e : new VhostUserError('payload', String(e)));
+    }
+  }
+
+  private fail(e: VhostUserError): void {
+    if (this.dead) return;
+    this.dead = e;
+    this.sock.destroy();
+    this.failPending(e);
+    const ls = this.closeListeners;
+    this.closeListeners = [];
+    for (const f of ls) f(e);
+  }
+
+  private failPending(e: VhostUserError): void {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p) { clearTimeout(p.timer); p.reject(e); }
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
