@@ -1,0 +1,107 @@
+// One guest's virtio-fs device, built from the operator's options: guest RAM
+// (a /dev/shm file, or a plain buffer in one process), the DAX window as
+// shared-memory region 0 above RAM, the device registers and queues, and a
+// backend that answers FUSE. The CLI makes one per connection; tests and an
+// embedding kernel make one and reach it in-process.
+
+import { BufferBacking, GuestMemory, type MemoryBacking } from '../../core/memory';
+import { ShmFileBacking } from '../../core/shm-file.node';
+import { WindowBacking } from '../../core/window';
+import { FuseQueueBackend } from './fuse-queues';
+import { PassthroughServer } from './passthrough';
+import type { DaxPolicy } from './passthrough';
+import { VirtioFsDevice, type VirtioFsBackend, type VirtioFsDeviceSink } from './virtio-fs-device';
+import { WindowMapper } from './window-mapper';
+import type { DeviceLink } from './wire-server';
+
+/** The window sits at 1 TiB guest-physical: above any RAM, below 2^53. */
+export const WINDOW_BASE = 2 ** 40;
+
+export interface DeviceConfig {
+  sharedDir: string;
+  tag: string;
+  cacheSize: number;
+  queueSize: number;
+  numRequestQueues: number;
+  memory: number;
+  daxPolicy: DaxPolicy;
+  readonly: boolean;
+  logger?: (message: string) => void;
+  /** Builds a backend other than passthrough (vhost-user); gets the instance's RAM. */
+  backend?: (sink: VirtioFsDeviceSink, ram: MemoryBacking) => VirtioFsBackend;
+}
+
+export interface InstanceOptions {
+  /** 'shm': RAM in a /dev/shm file another process can open; 'buffer': one process. */
+  ram: 'shm' | 'buffer';
+  /** The remote guest, told of window mappings; absent in one process. */
+  link?: DeviceLink;
+}
+
+export class DeviceInstance {
+  readonly memory = new GuestMemory();
+  readonly window: WindowBacking | undefined;
+  readonly mapper: WindowMapper | undefined;
+  readonly server: PassthroughServer | undefined;
+  readonly device: VirtioFsDevice;
+  private closed = false;
+
+  constructor(readonly config: DeviceConfig, readonly ram: MemoryBacking, options: InstanceOptions) {
+    const log = config.logger ?? ((m: string) => process.stderr.write(`virtiofs-vmm: ${m}\n`));
+    this.memory.addRegion('ram', 0, ram);
+    if (config.cacheSize > 0) {
+      this.window = new WindowBacking(config.cacheSize);
+      this.memory.addRegion('dax-window', WINDOW_BASE, this.window);
+      this.mapper = new WindowMapper(this.window, options.link);
+    }
+    const build = config.backend;
+    if (!build) {
+      this.server = new PassthroughServer({
+        root: config.sharedDir, readonly: config.readonly, daxPolicy: config.daxPolicy,
+        dax: this.mapper, logger: { warn: log },
+      });
+    }
+    const server = this.server;
+    this.device = new VirtioFsDevice({
+      memory: this.memory,
+      tag: config.tag,
+      numRequestQueues: config.numRequestQueues,
+      queueSize: config.queueSize,
+      window: this.window ? { base: WINDOW_BASE, len: this.window.size } : undefined,
+      backend: (sink) => (build ? build(sink, ram) : new FuseQueueBackend(this.memory, server!, sink, { logger: log })),
+      logger: log,
+    });
+  }
+
+  /** A device whose RAM is a fresh /dev/shm file (or a buffer). */
+  static create(config: DeviceConfig, options: InstanceOptions): DeviceInstance {
+    const ram = options.ram === 'shm' ? ShmFileBacking.create(config.memory) : new BufferBacking(config.memory);
+    try {
+      return new DeviceInstance(config, ram, options);
+    } catch (err) {
+      if (ram instanceof ShmFileBacking) { ram.close(); ram.unlink(); }
+      throw err;
+    }
+  }
+
+  /** The RAM file a guest in another process opens; '' for a plain buffer. */
+  get ramPath(): string {
+    return this.ram instanceof ShmFileBacking ? this.ram.path : '';
+  }
+
+  /** Stop serving and give everything back: queues, mappings, open files, the RAM file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.device.close();
+      this.mapper?.clear();
+      await this.server?.close();
+    } finally {
+      if (this.ram instanceof ShmFileBacking) {
+        this.ram.close();
+        this.ram.unlink();
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// virtiofs-vmm: a virtio-fs device as QEMU presents it, served over TCP or a
+// unix socket. Each guest connection gets its own device: guest RAM in a
+// /dev/shm file, the DAX window, and a backend (passthrough: FUSE answered
+// here; vhost-user: the real virtiofsd). Prints one line when ready:
+//   virtiofs-vmm listening on tcp://HOST:PORT
+// and shuts down cleanly on SIGINT/SIGTERM.
+
+import * as fs from 'node:fs';
+import { defaultTokenFile, newToken, readTokenFile, writeTokenFile } from '../common/token';
+import { DeviceInstance } from './instance';
+import { parseVmmArgs, USAGE, UsageError, type VmmOptions } from './options';
+import { makeBackend, vhostUserQueueLimit } from './backends';
+import { WireServer, type DeviceLink, type DeviceSession } from './wire-server';
+
+const log = (m: string) => process.stderr.write(`virtiofs-vmm: ${m}\n`);
+
+function sessionFor(opts: VmmOptions, instances: Set<DeviceInstance>) {
+  return (link: DeviceLink): DeviceSession => {
+    const instance = DeviceInstance.create({
+      sharedDir: opts.sharedDir, tag: opts.tag, cacheSize: opts.cacheSize, queueSize: opts.queueSize,
+      numRequestQueues: opts.numRequestQueues, memory: opts.memory, daxPolicy: opts.daxPolicy,
+      readonly: opts.readonly, logger: log, backend: makeBackend(opts, log),
+    }, { ram: 'shm', link });
+    instances.add(instance);
+    const regs = instance.device.registers;
+    regs.setInterruptHandler(() => link.interrupt(regs.interruptStatus));
+    log(`guest ${link.peer} connected`);
+    return {
+      ram: { path: instance.ramPath, base: 0, size: opts.memory },
+      window: instance.window ? { base: instance.device.window!.base, size: instance.window.size } : null,
+      readRegister: (offset, width) => regs.read(offset, width),
+      writeRegister: (offset, width, value) => regs.write(offset, width, value),
+      notify: (queue) => regs.write(0x050, 4, queue),
+      close: (reason) => {
+        log(`guest ${link.peer} gone: ${reason.message}`);
+        instances.delete(instance);
+        void instance.close();
+      },
+    };
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: VmmOptions | undefined;
+  try {
+    opts = parseVmmArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) { process.stderr.write(`virtiofs-vmm: ${err.message}\n\n${USAGE}\n`); return 2; }
+    throw err;
+  }
+  if (!opts) { process.stdout.write(`${USAGE}\n`); return 0; }
+  if (opts.backend === 'passthrough' || !opts.socketPath) {
+    const st = fs.statSync(opts.sharedDir, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) { log(`--shared-dir ${opts.sharedDir}: not a directory`); return 2; }
+  }
+  if (opts.backend === 'vhost-user') {
+    // The daemon bounds the request queues (virtiofsd offers one).
+    const limit = await vhostUserQueueLimit(opts);
+    if (opts.numRequestQueues > limit) {
+      log(`--num-request-queues ${opts.numRequestQueues}: the daemon offers ${limit}`);
+      return 2;
+    }
+  }
+
+  let token: string;
+  let createdTokenFile: string | undefined;
+  if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
+  else token = newToken();
+
+  const instances = new Set<DeviceInstance>();
+  const server = await WireServer.listen({ listen: opts.listen, token, createSession: sessionFor(opts, instances), log });
+  const address = server.address();
+  const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
+  if (!opts.tokenFile || !fs.existsSync(tokenFile)) { writeTokenFile(tokenFile, token); createdTokenFile = tokenFile; }
+  log(`access token in ${tokenFile}`);
+  process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${signal}: shutting down`);
+      void (async () => {
+        await server.close();
+        await Promise.all([...instances].map((i) => i.close()));
+        if (createdTokenFile) fs.rmSync(createdTokenFile, { force: true });
+        resolve(0);
+      })();
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+  log(`fatal: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});
