@@ -23,9 +23,11 @@ if (!process.env.SKIP_TYPECHECK) {
   else { failed += 1; process.stdout.write('typecheck: FAILED\n'); }
 }
 
+const env = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', NO_COLOR: '1' };
+delete env.FORCE_COLOR;
 const child = spawn(bin('uvu'), ['-r', 'ts-node/register', dir, pattern], {
   cwd: root,
-  env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', NO_COLOR: '1' },
+  env,
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let out = '';

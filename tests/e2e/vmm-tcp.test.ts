@@ -7,7 +7,8 @@ import { Vfs, O_RDONLY } from '../../core/vfs';
 import { connectVirtioFs, type RemoteVirtioFs } from '../../drivers/virtio-fs/connect.node';
 import { VirtiofsFileSystemType, connectionOf } from '../../fs/virtiofs';
 import { fuseDeviceOf } from '../../fs/virtiofs/driver-device';
-import { pattern, startVmm, type VmmProcess } from './helpers';
+import { spawnVmm, type VmmChild } from '../../tools/guest/spawn-vmm';
+import { pattern } from './helpers';
 
 const t = suite('end to end over TCP');
 const MiB = 1024 * 1024;
@@ -17,7 +18,7 @@ const SIZES: Record<string, number> = {
 };
 
 let dir = '';
-let vmm: VmmProcess | undefined;
+let vmm: VmmChild | undefined;
 let remote: RemoteVirtioFs | undefined;
 
 t.before(async () => {
@@ -30,7 +31,7 @@ t.before(async () => {
   fs.mkdirSync(path.join(dir, 'many'));
   for (let i = 0; i < 1000; i++) fs.writeFileSync(path.join(dir, 'many', `f${i}`), `${i}\n`);
   // A window of 4 chunks (8 MiB): the 9 MiB file alone evicts.
-  vmm = await startVmm(['--shared-dir', dir, '--cache-size', '8M', '--memory', '64M']);
+  vmm = await spawnVmm(['--shared-dir', dir, '--cache-size', '8M', '--memory', '64M']);
   remote = await connectVirtioFs(vmm.address, { token: vmm.token });
 });
 

@@ -6,6 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { formatWireAddress, parseWireAddress } from '../../drivers/wire/address';
 
 /** A per-user directory (0700) for tokens of device models on this host. */
 export function tokenDir(): string {
@@ -16,7 +17,8 @@ export function tokenDir(): string {
 
 /** Where the token of the device model listening on `address` lives by default. */
 export function defaultTokenFile(address: string): string {
-  const name = address.replace(/^(tcp|unix):\/\//, '$1_').replace(/[^A-Za-z0-9._-]/g, '_');
+  // tcp:H:P and tcp://H:P name the same device model.
+  const name = formatWireAddress(parseWireAddress(address)).replace('://', '_').replace(/[^A-Za-z0-9._-]/g, '_');
   return path.join(tokenDir(), `${name}.token`);
 }
 

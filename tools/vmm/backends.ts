@@ -1,17 +1,36 @@
-// Which backend answers a device's queues: passthrough (undefined: the
-// instance builds its own FUSE server) or vhost-user (the real virtiofsd).
+// Which backend answers a device's queues: passthrough (FUSE answered in
+// TypeScript; the instance builds it) or vhost-user (the real virtiofsd, one
+// daemon per guest session, as virtiofsd serves one front-end and exits).
 
 import type { MemoryBacking } from '../../core/memory';
+import { ShmFileBacking } from '../../core/shm-file.node';
 import type { VmmOptions } from './options';
 import type { VirtioFsBackend, VirtioFsDeviceSink } from './virtio-fs-device';
+import { VhostUserBackend, VhostUserFrontend } from './vhost-user';
 
 export type BackendFactory = (sink: VirtioFsDeviceSink, ram: MemoryBacking) => VirtioFsBackend;
 
-export function makeBackend(opts: VmmOptions, _log: (m: string) => void): BackendFactory | undefined {
-  if (opts.backend === 'passthrough') return undefined;
-  throw new Error('--backend vhost-user: not wired yet');
+/** Spawn (or attach to) the daemon and negotiate, before the device exists. */
+export function startFrontend(opts: VmmOptions): Promise<VhostUserFrontend> {
+  return VhostUserFrontend.start(opts.socketPath
+    ? { socketPath: opts.socketPath }
+    : { daemon: { source: opts.sharedDir, binary: opts.virtiofsd, extraArgs: opts.virtiofsdArgs } });
 }
 
-export async function vhostUserQueueLimit(_opts: VmmOptions): Promise<number> {
-  return 1;
+/** The device's backend over a negotiated front-end; RAM must be a shared file. */
+export function vhostUserBackend(frontend: VhostUserFrontend): BackendFactory {
+  return (sink, ram) => {
+    if (!(ram instanceof ShmFileBacking)) throw new Error('vhost-user: guest RAM must be a shared-memory file');
+    return new VhostUserBackend(frontend, sink, { ramFd: ram.fd, ramSize: ram.size });
+  };
+}
+
+/** How many request queues the daemon serves: QEMU checks num-request-queues against it. */
+export async function vhostUserQueueLimit(opts: VmmOptions): Promise<number> {
+  const fe = await startFrontend(opts);
+  try {
+    return fe.maxRequestQueues;
+  } finally {
+    await fe.close();
+  }
 }

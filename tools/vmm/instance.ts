@@ -44,6 +44,7 @@ export class DeviceInstance {
   readonly mapper: WindowMapper | undefined;
   readonly server: PassthroughServer | undefined;
   readonly device: VirtioFsDevice;
+  private backend: VirtioFsBackend | undefined;
   private closed = false;
 
   constructor(readonly config: DeviceConfig, readonly ram: MemoryBacking, options: InstanceOptions) {
@@ -68,7 +69,10 @@ export class DeviceInstance {
       numRequestQueues: config.numRequestQueues,
       queueSize: config.queueSize,
       window: this.window ? { base: WINDOW_BASE, len: this.window.size } : undefined,
-      backend: (sink) => (build ? build(sink, ram) : new FuseQueueBackend(this.memory, server!, sink, { logger: log })),
+      backend: (sink) => {
+        this.backend = build ? build(sink, ram) : new FuseQueueBackend(this.memory, server!, sink, { logger: log });
+        return this.backend;
+      },
       logger: log,
     });
   }
@@ -95,6 +99,7 @@ export class DeviceInstance {
     this.closed = true;
     try {
       this.device.close();
+      await this.backend?.close(); // vhost-user: resolves once the daemon is gone
       this.mapper?.clear();
       await this.server?.close();
     } finally {

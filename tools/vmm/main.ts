@@ -9,18 +9,27 @@ import * as fs from 'node:fs';
 import { defaultTokenFile, newToken, readTokenFile, writeTokenFile } from '../common/token';
 import { DeviceInstance } from './instance';
 import { parseVmmArgs, USAGE, UsageError, type VmmOptions } from './options';
-import { makeBackend, vhostUserQueueLimit } from './backends';
+import { startFrontend, vhostUserBackend, vhostUserQueueLimit } from './backends';
 import { WireServer, type DeviceLink, type DeviceSession } from './wire-server';
 
 const log = (m: string) => process.stderr.write(`virtiofs-vmm: ${m}\n`);
 
 function sessionFor(opts: VmmOptions, instances: Set<DeviceInstance>) {
-  return (link: DeviceLink): DeviceSession => {
-    const instance = DeviceInstance.create({
-      sharedDir: opts.sharedDir, tag: opts.tag, cacheSize: opts.cacheSize, queueSize: opts.queueSize,
-      numRequestQueues: opts.numRequestQueues, memory: opts.memory, daxPolicy: opts.daxPolicy,
-      readonly: opts.readonly, logger: log, backend: makeBackend(opts, log),
-    }, { ram: 'shm', link });
+  return async (link: DeviceLink): Promise<DeviceSession> => {
+    const frontend = opts.backend === 'vhost-user' ? await startFrontend(opts) : undefined;
+    let instance: DeviceInstance;
+    try {
+      frontend?.checkRequestQueues(opts.numRequestQueues);
+      instance = DeviceInstance.create({
+        sharedDir: opts.sharedDir, tag: opts.tag, cacheSize: opts.cacheSize, queueSize: opts.queueSize,
+        numRequestQueues: opts.numRequestQueues, memory: opts.memory, daxPolicy: opts.daxPolicy,
+        readonly: opts.readonly, logger: log, backend: frontend && vhostUserBackend(frontend),
+      }, { ram: 'shm', link });
+    } catch (err) {
+      await frontend?.close();
+      throw err;
+    }
+    frontend?.onLost((reason) => log(`guest ${link.peer}: virtiofsd lost: ${reason}`));
     instances.add(instance);
     const regs = instance.device.registers;
     regs.setInterruptHandler(() => link.interrupt(regs.interruptStatus));
