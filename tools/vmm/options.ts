@@ -51,7 +51,8 @@ over TCP or a unix socket by a guest (npm run guest, npm start).
   --dax-policy POLICY         none|always|inode|filesize: which files get FUSE_ATTR_DAX (default ${DEFAULTS.daxPolicy})
   --backend KIND              passthrough (FUSE served in TypeScript) or vhost-user (the real virtiofsd)
   --virtiofsd PATH            with vhost-user: the daemon to start (default ${DEFAULTS.virtiofsd})
-  --virtiofsd-arg ARG         with vhost-user: one more argument for the daemon (repeatable)
+  --virtiofsd-arg=ARG         with vhost-user: one more argument for the daemon (repeatable;
+                              write the = when ARG starts with a dash: --virtiofsd-arg=-o)
   --socket-path PATH          with vhost-user: attach to a daemon already listening there instead
   --token-file FILE           secret a guest must present; created (mode 0600) when absent
   --readonly                  refuse every write (EROFS)

@@ -1,0 +1,79 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseVmmArgs, UsageError } from '../../tools/vmm/options';
+import { formatSize, parseSize } from '../../tools/common/size';
+import { defaultTokenFile, readTokenFile, writeTokenFile } from '../../tools/common/token';
+
+const t = suite('virtiofs-vmm options');
+
+t('defaults are QEMU-like', () => {
+  const o = parseVmmArgs(['--shared-dir', '/tmp'])!;
+  assert.is(o.tag, 'myfs');
+  assert.is(o.listen, 'tcp:127.0.0.1:0');
+  assert.is(o.cacheSize, 1024 ** 3);
+  assert.is(o.queueSize, 1024);
+  assert.is(o.numRequestQueues, 1);
+  assert.is(o.daxPolicy, 'always');
+  assert.is(o.backend, 'passthrough');
+  assert.is(o.readonly, false);
+});
+
+t('every option is read', () => {
+  const o = parseVmmArgs(['--shared-dir', '/s', '--tag', 't', '--listen', 'unix:/x', '--cache-size', '0',
+    '--queue-size', '256', '--num-request-queues', '2', '--memory', '64M', '--dax-policy', 'filesize',
+    '--backend', 'vhost-user', '--virtiofsd', '/v', '--virtiofsd-arg=-o', '--virtiofsd-arg', 'xattr',
+    '--token-file', '/tok', '--readonly'])!;
+  assert.equal([o.tag, o.listen, o.cacheSize, o.queueSize, o.numRequestQueues, o.memory, o.daxPolicy, o.backend,
+    o.virtiofsd, o.virtiofsdArgs, o.tokenFile, o.readonly],
+  ['t', 'unix:/x', 0, 256, 2, 64 << 20, 'filesize', 'vhost-user', '/v', ['-o', 'xattr'], '/tok', true]);
+  assert.is(parseVmmArgs(['--help']), undefined);
+});
+
+t('bad options are usage errors naming the option', () => {
+  const bad: [string[], RegExp][] = [
+    [[], /--shared-dir/],
+    [['--shared-dir', '/s', '--queue-size', '1000'], /power of two/],
+    [['--shared-dir', '/s', '--queue-size', '-1'], /queue-size/],
+    [['--shared-dir', '/s', '--num-request-queues', '0'], /num-request-queues/],
+    [['--shared-dir', '/s', '--dax-policy', 'sometimes'], /dax-policy/],
+    [['--shared-dir', '/s', '--backend', 'fuse'], /backend/],
+    [['--shared-dir', '/s', '--tag', 'x'.repeat(37)], /tag/],
+    [['--shared-dir', '/s', '--cache-size', '1x'], /cache-size/],
+    [['--shared-dir', '/s', '--cache-size', '1000'], /page size/],
+    [['--shared-dir', '/s', '--bogus'], /bogus/],
+  ];
+  for (const [argv, re] of bad) assert.throws(() => parseVmmArgs(argv), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), argv.join(' '));
+});
+
+t('sizes', () => {
+  assert.is(parseSize('4096'), 4096);
+  assert.is(parseSize('64K'), 65536);
+  assert.is(parseSize('2m'), 2 << 20);
+  assert.is(parseSize('1G'), 1 << 30);
+  assert.is(parseSize('1GiB'), 1 << 30);
+  assert.is(parseSize('0'), 0);
+  for (const bad of ['', 'G', '-1', '1.5', '1Q']) assert.throws(() => parseSize(bad), RangeError, bad);
+  assert.is(formatSize(2 << 20), '2M');
+  assert.is(formatSize(1000), '1000');
+});
+
+t('token files: one name per device model address, owner-only', () => {
+  assert.is(defaultTokenFile('tcp:127.0.0.1:5000'), defaultTokenFile('tcp://127.0.0.1:5000'));
+  assert.is.not(defaultTokenFile('tcp:127.0.0.1:5000'), defaultTokenFile('tcp:127.0.0.1:5001'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tok-'));
+  try {
+    const f = path.join(dir, 'sub', 't');
+    writeTokenFile(f, 'secret');
+    assert.is(fs.statSync(f).mode & 0o777, 0o600);
+    assert.is(readTokenFile(f), 'secret');
+    fs.symlinkSync(f, path.join(dir, 'link'));
+    assert.throws(() => writeTokenFile(path.join(dir, 'link'), 'x'), /ELOOP/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t.run();
