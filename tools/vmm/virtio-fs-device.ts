@@ -7,6 +7,7 @@
 // later, a vhost-user daemon that gets the ring addresses and never pops here.
 
 import type { GuestMemory } from '../../core/memory';
+import type { QueueConfig } from '../../drivers/virtqueue/layout';
 import {
   MmioDeviceRegisters, MmioLogger, MmioQueueConfig, MmioShmRegion,
 } from '../../drivers/virtio-mmio/device-registers';
@@ -28,14 +29,7 @@ export const VIRTIO_FS_DEFAULT_QUEUE_SIZE = 1024;
 const PAGE_SIZE = 4096;
 
 /** A ready queue as a backend needs it (vhost-user SET_VRING_NUM/ADDR + features). */
-export interface VirtioFsQueueSetup {
-  size: number;
-  desc: number;
-  avail: number;
-  used: number;
-  eventIdx: boolean;
-  indirect: boolean;
-}
+export type VirtioFsQueueSetup = QueueConfig;
 
 /** What a backend may tell the device. */
 export interface VirtioFsDeviceSink {

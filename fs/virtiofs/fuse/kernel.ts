@@ -150,15 +150,8 @@ export const FUSE_FSYNC_FDATASYNC = 1 << 0;
 export const FUSE_SETUPMAPPING_FLAG_WRITE = 1n << 0n;
 export const FUSE_SETUPMAPPING_FLAG_READ = 1n << 1n;
 
-// dirent types (fuse_dirent.type is the DT_* of <dirent.h>)
-export const DT_UNKNOWN = 0;
-export const DT_FIFO = 1;
-export const DT_CHR = 2;
-export const DT_DIR = 4;
-export const DT_BLK = 6;
-export const DT_REG = 8;
-export const DT_LNK = 10;
-export const DT_SOCK = 12;
+// dirent types: fuse_dirent.type is the DT_* of <dirent.h>, as the VFS has them
+export { DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK } from '../../../core/vfs/stat';
 
 // Limits
 /** Longest entry name (Linux FUSE_NAME_MAX). */
