@@ -1,0 +1,74 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { run, type BenchReport } from '../../tools/bench/main';
+import { microDax } from '../../tools/bench/micro-dax';
+
+const t = suite('bench against a spawned device model');
+
+async function bench(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => { out += d; });
+  stderr.on('data', (d) => { err += d; });
+  const code = await run(argv, { stdout, stderr });
+  return { code, out, err };
+}
+
+t('a tiny randread job: DAX, FUSE_READ and host, sane numbers, window statistics', async () => {
+  const { code, out, err } = await bench(['--rw', 'randread', '--bs', '4k', '--size', '1M', '--runtime', '0.3', '--json']);
+  assert.is(code, 0, err);
+  const r = JSON.parse(out) as BenchReport;
+  assert.ok(r.machine.nproc > 0 && r.machine.node.startsWith('v'));
+  assert.equal(r.jobs.map((j) => j.path), ['dax', 'fuse', 'host']);
+  for (const j of r.jobs) {
+    assert.ok(j.ios > 0 && j.iops > 0 && j.mibps > 0, `${j.path} made progress`);
+    assert.is(j.bytes, j.ios * 4096, `${j.path}: whole blocks`);
+    assert.ok(j.elapsed > 0.2 && j.elapsed < 5, `${j.path} ran about 0.3 s (${j.elapsed})`);
+    assert.ok(j.lat.minUs <= j.lat.p50Us && j.lat.p50Us <= j.lat.p99Us && j.lat.p99Us <= j.lat.p999Us && j.lat.p999Us <= j.lat.maxUs, `${j.path} percentiles ordered`);
+  }
+  const dax = r.jobs[0]!;
+  assert.ok(dax.dax, 'DAX statistics');
+  assert.ok(dax.dax!.setupMappings >= 1 && dax.dax!.misses >= 1 && dax.dax!.hits > 0);
+  assert.is(dax.dax!.fallbacks, 0);
+  assert.is(dax.dax!.bytesDax, dax.bytes, 'every byte through the window');
+  assert.is(r.jobs[1]!.dax, undefined, 'no window statistics for FUSE_READ');
+  assert.ok(dax.vsHost! > 0 && r.jobs[1]!.vsHost! > 0, 'ratios to the host');
+});
+
+t('the matrix: 8 rows x 3 paths, table with ratios, and the plot', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-plot-'));
+  const plot = path.join(dir, 'm.svg');
+  try {
+    const { code, out, err } = await bench(['--matrix', 'seed002', '--size', '1M', '--runtime', '0.05', '--plot', plot]);
+    assert.is(code, 0, err);
+    assert.match(out, /DAX\/FUSE_READ/);
+    for (const row of ['seqread-psync', 'seqread-libaio-multi', 'randread-psync-multi', 'randread-libaio']) assert.match(out, new RegExp(`^${row} `, 'm'));
+    const svg = fs.readFileSync(plot, 'utf8');
+    assert.is([...svg.matchAll(/class="bar"/g)].length, 24);
+    assert.match(err, /\[24\/24\]/, 'progress on stderr');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('usage errors exit 2 with the reason', async () => {
+  const { code, err } = await bench(['--rw', 'write']);
+  assert.is(code, 2);
+  assert.match(err, /read-only/);
+});
+
+t('dax-manager micro-benchmark: ns per op for each op and size', async () => {
+  const res = await microDax(2000, [1024, 4096]);
+  const ops = new Set(res.map((r) => r.op));
+  assert.equal([...ops], ['find (hit)', 'find (miss)', 'read 4 KiB (hit)', 'map 1 chunk (evicts 1)', 'evict 1 chunk (unmap)']);
+  assert.is(res.length, 10);
+  for (const r of res) assert.ok(r.nsPerOp > 0 && Number.isFinite(r.nsPerOp) && r.ops > 0, `${r.op} at ${r.chunks}`);
+});
+
+t.run();

@@ -1,0 +1,46 @@
+// A job through the guest's VFS on a fresh mount (dax=always: the window,
+// dax=never: FUSE_READ), so each job starts with an empty window and its own
+// window statistics, as a fresh fio run on a fresh mount would.
+
+import { O_RDONLY } from '../../core/vfs';
+import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax';
+import { mountShare } from '../guest/mount';
+import { driveAsync, resultOf, type DaxJobStats, type JobResult, type ProgressFn } from './job';
+import type { JobSpec } from './options';
+import type { Target } from './target';
+
+function diff(a: DaxStatsSnapshot, b: DaxStatsSnapshot): DaxJobStats {
+  const fallbacks = (s: DaxStatsSnapshot) => Object.values(s.fallbacks).reduce((x, y) => x + y, 0);
+  return {
+    hits: b.hits - a.hits,
+    misses: b.misses - a.misses,
+    evictions: b.chunksEvicted - a.chunksEvicted,
+    setupMappings: b.setupMappingSent - a.setupMappingSent,
+    fallbacks: fallbacks(b) - fallbacks(a),
+    bytesDax: b.bytesDax - a.bytesDax,
+    bytesFuseRead: b.bytesFuseRead - a.bytesFuseRead,
+  };
+}
+
+export async function guestJob(
+  target: Target, spec: JobSpec, path: 'dax' | 'fuse', files: readonly string[], chunkSize?: string, progress?: ProgressFn,
+): Promise<JobResult> {
+  const mount = await mountShare({
+    connect: target.connect, token: target.token, tokenFile: target.tokenFile,
+    dax: path === 'dax' ? 'always' : 'never', chunkSize,
+  });
+  try {
+    const vfs = mount.vfs;
+    const fds: number[] = [];
+    for (let j = 0; j < spec.numjobs; j++) fds.push(await vfs.open(`/${files[j]}`, O_RDONLY));
+    const manager = path === 'dax' ? await mount.dax() : undefined;
+    if (path === 'dax' && !manager) throw new Error('dax=always, but the device has no DAX window');
+    const before = manager?.stats.snapshot();
+    const tally = await driveAsync(spec, async (j, _slot, off) => (await vfs.pread(fds[j]!, spec.bs, off)).length, progress);
+    const stats = manager && before ? diff(before, manager.stats.snapshot()) : undefined;
+    for (const fd of fds) await vfs.close(fd);
+    return resultOf(spec, path, tally, stats);
+  } finally {
+    await mount.close();
+  }
+}

@@ -1,0 +1,227 @@
+// Command line of the bench, in fio's vocabulary: `--key value` or
+// `--key=value`; options before the first --name are global, each --name
+// starts a job that inherits them (as fio's job sections inherit [global]).
+
+import { parseSize } from '../common/size';
+
+export type Rw = 'read' | 'randread';
+export type IoEngine = 'psync' | 'libaio';
+/** Which guest paths a job measures (the host is always measured too). */
+export type DaxMode = 'always' | 'never' | 'both';
+
+export interface JobSpec {
+  name: string;
+  rw: Rw;
+  bs: number;
+  /** File size per job, bytes. */
+  size: number;
+  /** Seconds; the job loops over its file until then (fio's time_based). */
+  runtime: number | undefined;
+  /** Bytes per job; ends the job when reached (with runtime: whichever first). */
+  ioSize: number | undefined;
+  iodepth: number;
+  numjobs: number;
+  ioengine: IoEngine;
+  dax: DaxMode;
+  randseed: number;
+}
+
+export interface BenchArgs {
+  mode: 'jobs' | 'matrix' | 'micro-dax' | 'help';
+  jobs: JobSpec[];
+  matrix?: 'seed002';
+  connect?: string;
+  tokenFile?: string;
+  /** Host directory holding the files: the share's root (required with --connect). */
+  directory?: string;
+  cacheSize?: string;
+  chunkSize?: string;
+  json: boolean;
+  plot?: string;
+  quiet: boolean;
+  host: boolean;
+  /** micro-dax: lookups per size. */
+  microOps?: number;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) { super(message); this.name = 'UsageError'; }
+}
+
+export const DEFAULT_RUNTIME = 2;
+export const DEFAULT_SIZE = 32 * 1024 * 1024;
+
+const RW: Record<string, Rw> = { read: 'read', seqread: 'read', randread: 'randread' };
+const ENGINES: Record<string, IoEngine> = {
+  psync: 'psync', sync: 'psync', pvsync: 'psync', pvsync2: 'psync', libaio: 'libaio', io_uring: 'libaio', posixaio: 'libaio',
+};
+const FLAGS = new Set(['json', 'help', 'quiet', 'time_based', 'group_reporting', 'no-host']);
+
+export function parseRuntime(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)?\s*$/i.exec(text);
+  if (!m) throw new UsageError(`--runtime: not a duration: "${text}" (examples: 2, 0.5, 500ms)`);
+  const scale = { us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }[(m[2] ?? 's').toLowerCase() as 'us']!;
+  const v = Number(m[1]) * scale;
+  if (!(v > 0) || v > 86400) throw new UsageError(`--runtime: ${text} is out of range`);
+  return v;
+}
+
+function size(key: string, text: string, min = 1): number {
+  let v: number;
+  try { v = parseSize(text); } catch (e) { throw new UsageError(`--${key}: ${(e as Error).message}`); }
+  if (v < min) throw new UsageError(`--${key}: ${text} is too small`);
+  return v;
+}
+
+function int(key: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`--${key}: not a whole number: "${text}"`);
+  const v = Number(text);
+  if (v < min || v > max) throw new UsageError(`--${key}: ${v} is outside [${min}, ${max}]`);
+  return v;
+}
+
+type Section = Map<string, string>;
+
+/** Splits argv into [key, value] pairs, keeping order. */
+function tokens(argv: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (i === 0 && (a === 'dax-manager' || a === 'dax')) { out.push(['micro', 'dax']); continue; }
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    const key = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (!key) throw new UsageError(`unexpected argument "${a}"`);
+    if (eq >= 0) { out.push([key, a.slice(eq + 1)]); continue; }
+    if (FLAGS.has(key.replace(/_/g, '-')) || FLAGS.has(key.replace(/-/g, '_'))) { out.push([key, '1']); continue; }
+    if (i + 1 >= argv.length) throw new UsageError(`--${key} needs a value`);
+    out.push([key, argv[++i]!]);
+  }
+  return out;
+}
+
+/** Options are spelt with '_' as fio does (io_size); '-' is accepted too. */
+const GLOBAL_ONLY = new Set(['connect', 'token_file', 'directory', 'cache_size', 'chunk_size', 'json', 'output_format',
+  'plot', 'quiet', 'no_host', 'matrix', 'micro', 'help', 'ops']);
+const JOB_KEYS = new Set(['name', 'rw', 'readwrite', 'bs', 'blocksize', 'size', 'filesize', 'runtime', 'io_size', 'io_limit',
+  'iodepth', 'numjobs', 'ioengine', 'dax', 'randseed', 'time_based', 'group_reporting']);
+
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const args: BenchArgs = { mode: 'jobs', jobs: [], json: false, quiet: false, host: true };
+  const global: Section = new Map();
+  const sections: Section[] = [];
+  for (const [rawKey, value] of tokens(argv)) {
+    const key = rawKey.replace(/-/g, '_');
+    if (GLOBAL_ONLY.has(key)) {
+      switch (key) {
+        case 'connect': args.connect = value; break;
+        case 'token_file': args.tokenFile = value; break;
+        case 'directory': args.directory = value; break;
+        case 'cache_size': size(key, value, 0); args.cacheSize = value; break;
+        case 'chunk_size': size(key, value, 4096); args.chunkSize = value; break;
+        case 'json': args.json = true; break;
+        case 'output_format':
+          if (value !== 'json' && value !== 'normal') throw new UsageError('--output-format: json or normal');
+          args.json = value === 'json'; break;
+        case 'plot': args.plot = value; break;
+        case 'quiet': args.quiet = true; break;
+        case 'no_host': args.host = false; break;
+        case 'matrix':
+          if (value !== 'seed002') throw new UsageError(`--matrix: unknown matrix "${value}" (known: seed002)`);
+          args.mode = 'matrix'; args.matrix = 'seed002'; break;
+        case 'micro':
+          if (value !== 'dax' && value !== 'dax-manager') throw new UsageError(`--micro: unknown "${value}" (known: dax)`);
+          args.mode = 'micro-dax'; break;
+        case 'ops': args.microOps = int(key, value, 1, 1e8); break;
+        case 'help': args.mode = 'help'; break;
+      }
+      continue;
+    }
+    if (!JOB_KEYS.has(key)) throw new UsageError(`unknown option --${rawKey}`);
+    if (key === 'name') { sections.push(new Map([['name', value]])); continue; }
+    (sections.length ? sections[sections.length - 1]! : global).set(key, value);
+  }
+  if (args.mode === 'help' || args.mode === 'micro-dax') return args;
+  if (args.plot && args.mode !== 'matrix') throw new UsageError('--plot draws the matrix: use it with --matrix seed002');
+  if (args.connect && !args.directory) {
+    throw new UsageError('--connect needs --directory: the host path of the share, where the job files are made and read by the host job');
+  }
+  if (args.mode === 'matrix') {
+    if (sections.length) throw new UsageError('--matrix takes no --name jobs (its rows are fixed); global options apply to every row');
+    args.jobs = [jobFrom(global, new Map([['name', 'matrix']]))];
+    return args;
+  }
+  if (!sections.length) sections.push(new Map([['name', 'job']]));
+  args.jobs = sections.map((s) => jobFrom(global, s));
+  return args;
+}
+
+function jobFrom(global: Section, section: Section): JobSpec {
+  const get = (...keys: string[]): string | undefined => {
+    for (const k of keys) if (section.has(k)) return section.get(k);
+    for (const k of keys) if (global.has(k)) return global.get(k);
+    return undefined;
+  };
+  const name = section.get('name')!;
+  if (!/^[A-Za-z0-9_.+-]{1,64}$/.test(name)) throw new UsageError(`--name: "${name}" (letters, digits, _ . + -; at most 64)`);
+  const rwText = get('rw', 'readwrite') ?? 'read';
+  const rw = RW[rwText];
+  if (!rw) {
+    const writes = /write|rw|trim/.test(rwText);
+    throw new UsageError(`--rw: "${rwText}" ${writes ? 'is not measured: the share is read-only' : 'is unknown'} (read, randread)`);
+  }
+  const bs = size('bs', get('bs', 'blocksize') ?? '4k');
+  const fileSize = size('size', get('size', 'filesize') ?? String(DEFAULT_SIZE));
+  if (bs > fileSize) throw new UsageError(`--bs ${bs} is larger than --size ${fileSize}`);
+  if (bs > 64 * 1024 * 1024) throw new UsageError('--bs: at most 64M');
+  const rt = get('runtime');
+  const io = get('io_size', 'io_limit');
+  const ioSize = io === undefined ? undefined : size('io_size', io);
+  const runtime = rt !== undefined ? parseRuntime(rt) : ioSize === undefined ? DEFAULT_RUNTIME : undefined;
+  let iodepth = int('iodepth', get('iodepth') ?? '1', 1, 1024);
+  const engText = get('ioengine');
+  let ioengine: IoEngine;
+  if (engText === undefined) ioengine = iodepth > 1 ? 'libaio' : 'psync';
+  else {
+    const e = ENGINES[engText];
+    if (!e) throw new UsageError(`--ioengine: "${engText}" (psync, sync, pvsync, libaio, io_uring)`);
+    ioengine = e;
+  }
+  if (ioengine === 'psync') iodepth = 1; // fio: synchronous engines have one I/O in flight
+  const numjobs = int('numjobs', get('numjobs') ?? '1', 1, 64);
+  const daxText = get('dax') ?? 'both';
+  if (daxText !== 'always' && daxText !== 'never' && daxText !== 'both') throw new UsageError(`--dax: "${daxText}" (always, never, both)`);
+  const randseed = int('randseed', get('randseed') ?? '4096', 0, 0xffffffff);
+  return { name, rw, bs, size: fileSize, runtime, ioSize, iodepth, numjobs, ioengine, dax: daxText, randseed };
+}
+
+export const USAGE = `usage: virtiofs bench [options] [--name NAME job-options]...
+       virtiofs bench --matrix seed002 [--plot FILE.svg] [options]
+       virtiofs bench dax-manager        (or --micro dax)
+
+Job options (fio's names; before the first --name they apply to every job):
+  --rw read|randread        sequential or random reads (default read)
+  --bs SIZE                 block size (default 4k)
+  --size SIZE               file size per job (default 32M)
+  --runtime SECONDS         time per job, looping over the file (default ${DEFAULT_RUNTIME} s)
+  --io_size SIZE            bytes per job (ends the job first if no --runtime)
+  --iodepth N               preads in flight per job (libaio; psync has 1)
+  --ioengine psync|libaio   default libaio when --iodepth > 1, else psync
+  --numjobs N               N readers, each on its own file
+  --dax always|never|both   guest paths to measure (default both); the host is always measured
+  --randseed N              seed of the random offsets (same for every path)
+
+Device model:
+  (default)                 start virtiofs-vmm on a temporary file set
+  --connect ADDR            use a running one (tcp:HOST:PORT, unix:PATH)
+  --token-file F            its token (default: the file it wrote for ADDR)
+  --directory DIR           host directory of the files (the share's root; needed with --connect)
+  --cache-size SIZE         DAX window of the spawned device model (default 1G)
+  --chunk-size SIZE         DAX chunk size of the guest mount (default 2M)
+
+Output:
+  --json                    JSON on stdout instead of the table (--output-format json)
+  --plot FILE.svg           grouped bars of the matrix (DAX, FUSE_READ, host)
+  --quiet                   no progress line on stderr
+  --no-host                 skip the host reads (no ratios to the host)
+`;

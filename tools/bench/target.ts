@@ -1,0 +1,96 @@
+// Where a bench runs: a device model it starts itself on a temporary file set
+// (spawnVmm, loopback TCP), or one already running (--connect) whose share
+// root is --directory on this host. Job files are named as fio names them
+// (NAME.JOB.0) and reused when they already have the right size.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseSize } from '../common/size';
+import { spawnVmm, type VmmChild } from '../guest/spawn-vmm';
+import type { BenchArgs } from './options';
+
+export interface Target {
+  readonly connect: string;
+  readonly token?: string;
+  readonly tokenFile?: string;
+  /** Host directory that is the share's root. */
+  readonly directory: string;
+  /** The device model's pid when we started it (for profiles, reports). */
+  readonly vmmPid?: number;
+  close(): Promise<void>;
+}
+
+export interface FileSet {
+  /** fio's file name stem: files are STEM.J.0. */
+  stem: string;
+  count: number;
+  size: number;
+}
+
+export function fileNames(set: FileSet): string[] {
+  return Array.from({ length: set.count }, (_, j) => `${set.stem}.${j}.0`);
+}
+
+/** Creates (or keeps, when the size matches) the files of every set in dir. */
+export function ensureFiles(dir: string, sets: readonly FileSet[]): void {
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  for (const set of sets) {
+    for (const name of fileNames(set)) {
+      const p = path.join(dir, name);
+      try { if (fs.statSync(p).size === set.size) continue; } catch { /* made below */ }
+      const fd = fs.openSync(p, 'w');
+      try {
+        for (let done = 0; done < set.size; ) {
+          const n = Math.min(chunk.length, set.size - done);
+          crypto.randomFillSync(chunk, 0, n);
+          done += fs.writeSync(fd, chunk, 0, n, done);
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+}
+
+function scratchDir(): string {
+  // Files in RAM as in seed 002 (ramfs on the host), when /dev/shm is there.
+  let base = os.tmpdir();
+  try { fs.accessSync('/dev/shm', fs.constants.W_OK); base = '/dev/shm'; } catch { /* tmpdir */ }
+  return fs.mkdtempSync(path.join(base, 'virtiofs-bench-'));
+}
+
+/** The window must hold every file so that no job evicts (as in seed 002), unless --cache-size says otherwise. */
+function windowFor(sets: readonly FileSet[], requested?: string): string {
+  if (requested !== undefined) return requested;
+  const chunk = 2 << 20;
+  let total = 0;
+  for (const s of sets) total += s.count * Math.ceil(s.size / chunk) * chunk;
+  return String(Math.max(parseSize('1G'), total + chunk));
+}
+
+export async function openTarget(args: BenchArgs, sets: readonly FileSet[]): Promise<Target> {
+  if (args.connect) {
+    const directory = path.resolve(args.directory!);
+    ensureFiles(directory, sets);
+    return { connect: args.connect, tokenFile: args.tokenFile, directory, async close() {} };
+  }
+  const directory = args.directory ? path.resolve(args.directory) : scratchDir();
+  const owned = !args.directory;
+  let vmm: VmmChild | undefined;
+  try {
+    ensureFiles(directory, sets);
+    vmm = await spawnVmm(['--shared-dir', directory, '--cache-size', windowFor(sets, args.cacheSize)]);
+  } catch (e) {
+    if (owned) fs.rmSync(directory, { recursive: true, force: true });
+    throw e;
+  }
+  const child = vmm;
+  return {
+    connect: child.address, token: child.token, directory, vmmPid: child.child.pid,
+    async close() {
+      try { await child.stop(); } finally { if (owned) fs.rmSync(directory, { recursive: true, force: true }); }
+    },
+  };
+}
