@@ -14,7 +14,10 @@ import { WireServer, type DeviceLink, type DeviceSession } from './wire-server';
 
 const log = (m: string) => process.stderr.write(`virtiofs-vmm: ${m}\n`);
 
-function sessionFor(opts: VmmOptions, instances: Set<DeviceInstance>) {
+/** Live devices, and the closes of devices whose guest went (awaited at shutdown). */
+interface Devices { live: Set<DeviceInstance>; closing: Set<Promise<void>> }
+
+function sessionFor(opts: VmmOptions, devices: Devices) {
   return async (link: DeviceLink): Promise<DeviceSession> => {
     const frontend = opts.backend === 'vhost-user' ? await startFrontend(opts) : undefined;
     let instance: DeviceInstance;
@@ -30,7 +33,7 @@ function sessionFor(opts: VmmOptions, instances: Set<DeviceInstance>) {
       throw err;
     }
     frontend?.onLost((reason) => log(`guest ${link.peer}: virtiofsd lost: ${reason}`));
-    instances.add(instance);
+    devices.live.add(instance);
     const regs = instance.device.registers;
     regs.setInterruptHandler(() => link.interrupt(regs.interruptStatus));
     log(`guest ${link.peer} connected`);
@@ -42,8 +45,11 @@ function sessionFor(opts: VmmOptions, instances: Set<DeviceInstance>) {
       notify: (queue) => regs.write(0x050, 4, queue),
       close: (reason) => {
         log(`guest ${link.peer} gone: ${reason.message}`);
-        instances.delete(instance);
-        void instance.close();
+        devices.live.delete(instance);
+        const done: Promise<void> = instance.close()
+          .catch((err) => log(`closing the device of ${link.peer}: ${(err as Error).message}`))
+          .finally(() => devices.closing.delete(done));
+        devices.closing.add(done);
       },
     };
   };
@@ -76,8 +82,8 @@ async function main(argv: string[]): Promise<number> {
   if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
   else token = newToken();
 
-  const instances = new Set<DeviceInstance>();
-  const server = await WireServer.listen({ listen: opts.listen, token, createSession: sessionFor(opts, instances), log });
+  const devices: Devices = { live: new Set(), closing: new Set() };
+  const server = await WireServer.listen({ listen: opts.listen, token, createSession: sessionFor(opts, devices), log });
   const address = server.address();
   const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
   if (!opts.tokenFile || !fs.existsSync(tokenFile)) { writeTokenFile(tokenFile, token); createdTokenFile = tokenFile; }
@@ -92,7 +98,8 @@ async function main(argv: string[]): Promise<number> {
       log(`${signal}: shutting down`);
       void (async () => {
         await server.close();
-        await Promise.all([...instances].map((i) => i.close()));
+        await Promise.all([...devices.live].map((i) => i.close()));
+        await Promise.all([...devices.closing]);
         if (createdTokenFile) fs.rmSync(createdTokenFile, { force: true });
         resolve(0);
       })();
