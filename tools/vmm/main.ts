@@ -48,7 +48,7 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
         devices.live.delete(instance);
         const done: Promise<void> = instance.close()
           .catch((err) => log(`closing the device of ${link.peer}: ${(err as Error).message}`))
-          .finally(() => devices.closing.delete(done));
+          .finally(() => { devices.closing.delete(done); });
         devices.closing.add(done);
       },
     };
