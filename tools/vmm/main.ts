@@ -47,7 +47,7 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
         log(`guest ${link.peer} gone: ${reason.message}`);
         devices.live.delete(instance);
         const done: Promise<void> = instance.close()
-          .catch((err) => log(`closing the device of ${link.peer}: ${(err as Error).message}`))
+          .catch((err) => { log(`closing the device of ${link.peer}: ${(err as Error).message}`); })
           .finally(() => { devices.closing.delete(done); });
         devices.closing.add(done);
       },

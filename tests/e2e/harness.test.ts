@@ -1,0 +1,77 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NO_DAX } from '../../tools/harness/read-path';
+import type { HarnessReport } from '../../tools/harness/result';
+
+// The harness program itself, for both backends, against the real virtiofsd.
+const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
+const MAIN = path.resolve(__dirname, '../../tools/harness/main.ts');
+const t = suite('end to end: the conformance harness, passthrough and the real virtiofsd');
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Run the harness as its own program; a run past `limitMs` is killed and fails. */
+function harness(args: string[], limitMs: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register', MAIN, ...args], {
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`harness ${args.join(' ')} still running after ${limitMs} ms\n${stderr.slice(-2000)}`));
+    }, limitMs);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+t('both backends pass every check; they differ only in DAX, by name', async () => {
+  assert.ok(fs.existsSync(VIRTIOFSD), `${VIRTIOFSD} is missing: apt-get install -y qemu-system-common`);
+  const run = await harness(['--json'], 180_000);
+  let report: HarnessReport;
+  try { report = JSON.parse(run.stdout); } catch { throw new Error(`no JSON report (exit ${run.code})\n${run.stderr.slice(-3000)}`); }
+  const failed = report.backends.flatMap((b) => b.checks.filter((c) => c.status === 'fail').map((c) => `${b.backend}: ${c.check}: ${c.details} ${JSON.stringify(c.mismatches.slice(0, 3))}`));
+  assert.equal(failed, [], 'no failed check');
+  assert.is(run.code, 0, 'exit status 0');
+  assert.ok(report.ok);
+  assert.equal(report.backends.map((b) => b.backend), ['passthrough', 'vhost-user']);
+
+  const names = (i: number) => report.backends[i]!.checks.map((c) => c.check);
+  assert.equal(names(0), names(1), 'the same checks for both backends');
+  for (const want of ['tree walk', 'stat fields', 'readlink', 'missing names (ENOENT)', 'non-directories walked into (ENOTDIR)',
+    'reads at offsets', 'whole-file reads', 'names with spaces and UTF-8', 'empty file and directory', 'sparse 64 MiB file',
+    'directory of 10 000 entries', '100 MiB file (sha256)', 'read path']) {
+    for (const dax of ['always', 'never']) assert.ok(names(0).includes(`${want} [dax=${dax}]`), `${want} [dax=${dax}]`);
+  }
+  const rp = (i: number, dax: string) => report.backends[i]!.checks.find((c) => c.check === `read path [dax=${dax}]`)!;
+  assert.equal([rp(0, 'always').status, rp(0, 'always').readPath], ['pass', 'dax'], 'passthrough reads through the window');
+  assert.equal([rp(1, 'always').status, rp(1, 'always').readPath], ['expected', 'fuse-read-enosys'], 'virtiofsd: FUSE_READ after ENOSYS');
+  assert.equal([rp(0, 'never').readPath, rp(1, 'never').readPath], ['fuse-read', 'fuse-read']);
+  assert.equal(report.agreement!.disagreements, []);
+  assert.equal(report.agreement!.expected, [`vhost-user: ${NO_DAX}`]);
+  assert.is(report.agreement!.agreed, names(0).length - 1, 'every other check agreed');
+  assert.match(run.stderr, /\[vhost-user dax=always\] data\/big-100M\.bin: 100% of 100 MiB/, 'progress on stderr');
+});
+
+t('--virtiofsd-arg reaches the daemon: a bad one fails the run with its complaint', async () => {
+  const run = await harness(['--backend', 'vhost-user', '--dax', 'never', '--virtiofsd-arg=--no-such-option', '--quiet'], 60_000);
+  assert.is(run.code, 1);
+  assert.match(run.stdout, /^device model start\s+FAIL\s+.*unknown option.*--no-such-option/m);
+  assert.match(run.stdout, /harness: FAIL/);
+});
+
+t('--virtiofsd PATH that does not exist: a failure naming the path, not a skip', async () => {
+  const run = await harness(['--backend', 'vhost-user', '--virtiofsd', '/nonexistent/virtiofsd', '--json', '--quiet'], 60_000);
+  assert.is(run.code, 1);
+  const report = JSON.parse(run.stdout) as HarnessReport;
+  assert.not.ok(report.ok);
+  assert.match(report.backends[0]!.checks[0]!.details, /virtiofsd not found at \/nonexistent\/virtiofsd/);
+});
+
+t.run();

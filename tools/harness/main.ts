@@ -1,0 +1,95 @@
+// virtiofs harness: the conformance check of the whole guest stack against
+// the host's own view of the shared directory, for the passthrough backend
+// and the real virtiofsd (vhost-user). `virtiofs harness ARGS`,
+// `npm run harness -- ARGS`, or this file run directly.
+
+import { parseArgs } from 'node:util';
+import type { BackendKind } from '../vmm/options';
+import { formatJson, formatTable } from './report';
+import { runHarness, type HarnessOptions } from './run';
+
+export const USAGE = `usage: virtiofs harness [options]
+
+Mounts a virtio-fs share through the full guest stack and checks every
+answer (names, stat fields, symlinks, errors, reads at many offsets, whole
+files by sha256) against node:fs on the host directory, with dax=always and
+dax=never. Exits 0 when every check passes and the backends agree, 1 on any
+mismatch, 2 on a usage error.
+
+  --backend KIND         passthrough, vhost-user or both (default both, one after the other)
+  --connect ADDR         check a device model already running (tcp:HOST:PORT, unix:PATH)
+                         instead of starting one; needs --shared-dir (what it shares)
+  --token-file FILE      with --connect: its access token
+  --shared-dir DIR       check this directory (default: a fresh test tree in a temp dir)
+  --dax MODE             always, never or both (default both)
+  --cache-size SIZE      DAX window of the device models started here (default 16M)
+  --memory SIZE          their guest RAM (default 256M)
+  --virtiofsd PATH       with vhost-user: the daemon to start (default /usr/lib/qemu/virtiofsd)
+  --virtiofsd-arg ARG    with vhost-user: one more argument for the daemon (repeatable)
+  --json                 the report as JSON on stdout instead of the table
+  --quiet                no progress on stderr
+  --help                 this text`;
+
+export class HarnessUsageError extends Error {}
+
+/** argv (after `harness`) to options; undefined for --help. */
+export function parseHarnessArgs(argv: string[]): (Omit<HarnessOptions, 'progress'> & { json: boolean; quiet: boolean }) | undefined {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: {
+        backend: { type: 'string' }, connect: { type: 'string' }, 'token-file': { type: 'string' },
+        'shared-dir': { type: 'string' }, dax: { type: 'string' }, 'cache-size': { type: 'string' },
+        memory: { type: 'string' }, virtiofsd: { type: 'string' }, 'virtiofsd-arg': { type: 'string', multiple: true },
+        json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    throw new HarnessUsageError((err as Error).message);
+  }
+  if (v.help) return undefined;
+  const backend = v.backend ?? 'both';
+  const backends: BackendKind[] = backend === 'both' ? ['passthrough', 'vhost-user']
+    : backend === 'passthrough' || backend === 'vhost-user' ? [backend] : [];
+  if (!backends.length) throw new HarnessUsageError(`--backend: passthrough, vhost-user or both, not "${backend}"`);
+  const daxArg = v.dax ?? 'both';
+  const dax: Array<'always' | 'never'> = daxArg === 'both' ? ['always', 'never']
+    : daxArg === 'always' || daxArg === 'never' ? [daxArg] : [];
+  if (!dax.length) throw new HarnessUsageError(`--dax: always, never or both, not "${daxArg}"`);
+  if (v.connect && !v['shared-dir']) throw new HarnessUsageError('--connect needs --shared-dir DIR: the directory that device model shares');
+  if (v.connect && v.backend) throw new HarnessUsageError('--connect and --backend exclude each other');
+  if (v['token-file'] && !v.connect) throw new HarnessUsageError('--token-file goes with --connect');
+  return {
+    backends, dax,
+    connect: v.connect, tokenFile: v['token-file'], sharedDir: v['shared-dir'],
+    cacheSize: v['cache-size'] ?? '16M', memory: v.memory ?? '256M',
+    virtiofsd: v.virtiofsd, virtiofsdArgs: v['virtiofsd-arg'] ?? [],
+    json: v.json ?? false, quiet: v.quiet ?? false,
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseHarnessArgs(argv);
+  } catch (err) {
+    if (err instanceof HarnessUsageError) { process.stderr.write(`virtiofs harness: ${err.message}\n\n${USAGE}\n`); return 2; }
+    throw err;
+  }
+  if (!opts) { process.stdout.write(`${USAGE}\n`); return 0; }
+  const t0 = Date.now();
+  const progress = opts.quiet ? () => {} : (m: string) => {
+    process.stderr.write(`harness ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s: ${m}\n`);
+  };
+  const report = await runHarness({ ...opts, progress });
+  process.stdout.write(opts.json ? formatJson(report) : formatTable(report));
+  return report.ok ? 0 : 1;
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+    process.stderr.write(`virtiofs harness: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
+}
