@@ -8,7 +8,7 @@ import type { HarnessReport } from '../../tools/harness/result';
 
 // The harness program itself, for both backends, against the real virtiofsd.
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
-const MAIN = path.resolve(__dirname, '../../tools/harness/main.ts');
+const MAIN = path.resolve(__dirname, '../../tools/guest/main.ts');
 const t = suite('end to end: the conformance harness, passthrough and the real virtiofsd');
 
 interface Run { code: number | null; stdout: string; stderr: string }
@@ -16,7 +16,7 @@ interface Run { code: number | null; stdout: string; stderr: string }
 /** Run the harness as its own program; a run past `limitMs` is killed and fails. */
 function harness(args: string[], limitMs: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register', MAIN, ...args], {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register', MAIN, 'harness', ...args], {
       env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

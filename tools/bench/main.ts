@@ -2,8 +2,7 @@
 // with FUSE_READ, each also run as the host's own positioned reads of the
 // same files so every figure has a ratio to the host. `--matrix seed002`
 // runs the read rows of seed 002's table; `dax-manager` micro-benchmarks the
-// window manager. Run by `virtiofs bench ARGS`, `npm run bench -- ARGS`, or
-// directly (node -r ts-node/register tools/bench/main.ts ARGS).
+// window manager. Run by `virtiofs bench ARGS` or `npm run bench -- ARGS`.
 
 import * as fs from 'node:fs';
 import { guestJob } from './guest';
@@ -124,8 +123,4 @@ export async function run(argv: string[], io: BenchIo = { stdout: process.stdout
     io.stderr.write(`virtiofs bench: ${e instanceof Error ? e.message : String(e)}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
-}
-
-if (require.main === module) {
-  run(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { console.error(e); process.exitCode = 1; });
 }

@@ -86,10 +86,3 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(opts.json ? formatJson(report) : formatTable(report));
   return report.ok ? 0 : 1;
 }
-
-if (require.main === module) {
-  run(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
-    process.stderr.write(`virtiofs harness: ${(err as Error).stack ?? err}\n`);
-    process.exit(1);
-  });
-}

@@ -1,0 +1,160 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ErrnoError, Errno } from '../../core/errno';
+import { S_IFDIR, S_IFLNK, S_IFREG, type Stat } from '../../core/vfs';
+import type { DaxSnapshot } from '../../fs/virtiofs/dax';
+import { UsageError } from '../../tools/guest/args';
+import { describeError, resolvePath } from '../../tools/guest/commands';
+import {
+  daxJson, dfJson, formatDax, formatDf, formatLsLong, formatStat, formatTree, humanSize, modeString, statJson, toJson,
+  type LsEntry,
+} from '../../tools/guest/format';
+import { formatSummary } from '../../tools/guest/start';
+
+const t = suite('guest output');
+const MiB = 1 << 20;
+
+const stats = {
+  hits: 7, misses: 3, chunksMapped: 5, chunksEvicted: 2, setupMappingSent: 3, removeMappingSent: 1,
+  fallbacks: { 'no-window': 0, enosys: 0, setupmapping: 1, copy: 0 }, fallbackErrnos: { ENOMEM: 1 },
+  bytesDax: 3 * MiB, bytesFuseRead: 4096,
+};
+
+t('mode strings as ls -l prints them', () => {
+  assert.is(modeString(S_IFREG | 0o644), '-rw-r--r--');
+  assert.is(modeString(S_IFDIR | 0o755), 'drwxr-xr-x');
+  assert.is(modeString(S_IFLNK | 0o777), 'lrwxrwxrwx');
+  assert.is(modeString(S_IFREG | 0o4755), '-rwsr-xr-x');
+  assert.is(modeString(S_IFDIR | 0o1777), 'drwxrwxrwt');
+  assert.is(modeString(S_IFREG | 0o2640), '-rw-r-S---');
+});
+
+t('sizes for people', () => {
+  assert.is(humanSize(0), '0 B');
+  assert.is(humanSize(1023), '1023 B');
+  assert.is(humanSize(4096), '4.0 KiB');
+  assert.is(humanSize(9 * MiB), '9.0 MiB');
+});
+
+t('ls -l lines: aligned columns, symlink targets', () => {
+  const e: LsEntry[] = [
+    { name: 'big', type: 'file', ino: '5', mode: '0644', nlink: 1, uid: 0, gid: 0, size: 9437184, mtime: '2024-05-01T12:34:56.000Z' },
+    { name: 'link', type: 'symlink', ino: '6', mode: '0777', nlink: 1, uid: 1000, gid: 1000, size: 3, mtime: '2024-05-01T12:35:00.000Z', target: 'big' },
+    { name: 'd', type: 'directory', ino: '7', mode: '0755', nlink: 12, uid: 0, gid: 0, size: 4096, mtime: '2024-05-02T00:00:00.000Z' },
+  ];
+  assert.is(formatLsLong(e),
+    '-rw-r--r--  1 0    0    9437184 2024-05-01 12:34 big\n'
+    + 'lrwxrwxrwx  1 1000 1000       3 2024-05-01 12:35 link -> big\n'
+    + 'drwxr-xr-x 12 0    0       4096 2024-05-02 00:00 d\n');
+});
+
+t('stat: JSON-safe data and the text form', () => {
+  const st: Stat = {
+    ino: 123456789012345678n, mode: S_IFLNK | 0o777, nlink: 1, uid: 1, gid: 2, rdev: 0, size: 3, blocks: 0, blksize: 4096,
+    atime: { sec: 0, nsec: 0 }, mtime: { sec: 86400, nsec: 5e8 }, ctime: { sec: 1, nsec: 0 },
+  };
+  const j = statJson('/l', st, 'abc');
+  assert.equal(JSON.parse(toJson(j)), {
+    path: '/l', type: 'symlink', mode: '0777', ino: '123456789012345678', nlink: 1, uid: 1, gid: 2, size: 3, blocks: 0,
+    blksize: 4096, atime: '1970-01-01T00:00:00.000Z', mtime: '1970-01-02T00:00:00.500Z', ctime: '1970-01-01T00:00:01.000Z', target: 'abc',
+  });
+  const text = formatStat(j);
+  assert.match(text, /File: \/l -> abc/);
+  assert.match(text, /Access: \(0777\/lrwxrwxrwx\)/);
+  assert.match(text, /Inode: 123456789012345678/);
+});
+
+t('tree: branches and the count line', () => {
+  const text = formatTree({
+    name: '/', type: 'directory', children: [
+      { name: 'a', type: 'directory', children: [{ name: 'x', type: 'file', size: 1 }] },
+      { name: 'l', type: 'symlink', target: 'a/x' },
+      { name: 'z', type: 'file', size: 4096 },
+    ],
+  });
+  assert.is(text, '/\n├── a\n│   └── x  (1 B)\n├── l -> a/x\n└── z  (4.0 KiB)\n\n1 directory, 3 files\n');
+});
+
+t('df: sizes from blocks and frsize', () => {
+  const d = dfJson('myfs', { bsize: 4096, frsize: 4096, blocks: 1000, bfree: 250, bavail: 200, files: 100, ffree: 40, namelen: 255 });
+  assert.is(d.size, 4096000);
+  assert.is(d.used, 750 * 4096);
+  assert.is(d.avail, 200 * 4096);
+  assert.match(formatDf(d), /myfs\s+3\.9 MiB\s+2\.9 MiB\s+800\.0 KiB\s+75%\s+100\s+40\s+60%/);
+});
+
+t('the dax picture: chunk 0 first, one row per mapping, the top marked, free chunks, statistics', () => {
+  const snap: DaxSnapshot = {
+    chunkSize: 2 * MiB, windowChunks: 8, firstEmpty: 6, canMap: true,
+    mappings: [
+      { nodeid: 5n, mstart: 0, nchunks: 3, fstart: 0, foffset: 0, moffset: 0 },
+      { nodeid: null, mstart: 3, nchunks: 1, fstart: 0, foffset: 0, moffset: 3 * 2 * MiB },
+      { nodeid: 9n, mstart: 4, nchunks: 2, fstart: 2, foffset: 4 * MiB, moffset: 8 * MiB },
+    ],
+  };
+  const names = new Map([[5n, '/big']]);
+  const d = daxJson(16 * MiB, 12, snap, stats, (n) => names.get(n));
+  const lines = formatDax(d).split('\n');
+  assert.is(lines[0], 'DAX window: 16.0 MiB, chunk size 2.0 MiB, 8 chunks, map alignment 4.0 KiB');
+  const rows = lines.slice(2, 6);
+  assert.match(rows[0]!, /^\s+0-2\s+0x0\s+\/big\s+0x0\s+6\.0 MiB$/);
+  assert.match(rows[1]!, /^\s+3\s+0x600000\s+\(dropped\)/);
+  assert.match(rows[2]!, /^\s+4-5\s+0x800000\s+nodeid 9\s+0x400000\s+4\.0 MiB\s+<- top$/);
+  assert.match(rows[3]!, /^\s+6-7\s+0xc00000\s+\(free\)\s+4\.0 MiB$/);
+  const text = lines.join('\n');
+  assert.match(text, /stack: 6 of 8 chunks in use, top at chunk 5/);
+  assert.match(text, /hits 7, misses 3/);
+  assert.match(text, /mapped 5, evicted 2/);
+  assert.match(text, /SETUPMAPPING 3, REMOVEMAPPING 1/);
+  assert.match(text, /setupmapping 1.*ENOMEM 1/);
+  assert.match(text, /DAX 3145728 \(3\.0 MiB\), FUSE_READ 4096 \(4\.0 KiB\)/);
+  assert.is((text.match(/<- top/g) ?? []).length, 1, 'one top');
+});
+
+t('dax --json shape; no window', () => {
+  const snap: DaxSnapshot = { chunkSize: 4096, windowChunks: 2, firstEmpty: 1, canMap: true,
+    mappings: [{ nodeid: 3n, mstart: 0, nchunks: 1, fstart: 1, foffset: 4096, moffset: 0 }] };
+  const j = JSON.parse(toJson(daxJson(8192, 12, snap, stats, () => '/f')));
+  assert.equal(j.window, {
+    size: 8192, chunkSize: 4096, chunks: 2, mapAlignment: 4096, canMap: true, firstEmpty: 1,
+    mappings: [{ nodeid: '3', path: '/f', mstart: 0, nchunks: 1, fstart: 1, foffset: 4096, moffset: 0 }],
+  });
+  assert.is(j.stats.hits, 7);
+  const none = daxJson(0, 12, undefined, undefined, () => undefined);
+  assert.equal(none, { window: null, stats: null });
+  assert.match(formatDax(none), /DAX window: none/);
+  const empty = formatDax(daxJson(8192, 12, { ...snap, firstEmpty: 0, mappings: [] }, undefined, () => undefined));
+  assert.match(empty, /\(stack empty\)/);
+  assert.not.match(empty, /<- top/);
+});
+
+t('errors: errno names, usage text', () => {
+  assert.is(describeError(['cat', '/nope'], new ErrnoError(Errno.ENOENT)), 'virtiofs: cat /nope: ENOENT');
+  assert.is(describeError(['ls', '/f'], new ErrnoError(Errno.ENOTDIR, 'walk')), 'virtiofs: ls /f: ENOTDIR');
+  assert.is(describeError(['df', 'x'], new UsageError('usage: df')), 'virtiofs: usage: df');
+});
+
+t('paths resolve against the shell cwd', () => {
+  assert.is(resolvePath({ cwd: '/a/b' }, '../c'), '/a/c');
+  assert.is(resolvePath({ cwd: '/a' }, '/x/./y/'), '/x/y');
+  assert.is(resolvePath({ cwd: '/' }, '../..'), '/');
+  assert.is(resolvePath({ cwd: '/d' }, undefined), '/d');
+});
+
+t('start summary: counts, stats, verdict', () => {
+  const pass = { files: 3, bytes: 2 * MiB, ms: 1000, mismatches: [] };
+  const ok = formatSummary({ files: 3, symlinks: 1, dirs: 2, bytes: 2 * MiB, mismatches: [], dax: pass, fuse: { ...pass, ms: 500 }, stats });
+  assert.match(ok, /mismatches   0\n/);
+  assert.match(ok, /hits 7, misses 3, chunks mapped 5, evicted 2/);
+  assert.match(ok, /fallbacks    setupmapping 1\n/);
+  assert.match(ok, /DAX pass 2\.0 MiB\/s, FUSE_READ pass 4\.0 MiB\/s/);
+  assert.match(ok, /result: OK/);
+  const bad = formatSummary({ files: 3, symlinks: 1, dirs: 2, bytes: 2, mismatches: [{ path: '/x', offset: 4, why: 'byte 4 is 1, host has 2' }],
+    dax: pass, fuse: pass, stats: undefined });
+  assert.match(bad, /mismatches   1\n/);
+  assert.match(bad, /no window/);
+  assert.match(bad, /MISMATCH \/x: byte 4/);
+  assert.match(bad, /result: FAILED/);
+});
+
+t.run();
