@@ -51,6 +51,9 @@ export interface Vnops {
   release(vp: Vnode, fh: FsHandle): Promise<void>;
   /** At most `len` bytes at `offset`; fewer only at end of file, none past it. */
   read(vp: Vnode, fh: FsHandle, offset: number, len: number): Promise<Uint8Array>;
+  /** Optional: read() into dst from its start, at most dst.length bytes;
+   *  resolves with how many. Absent: the VFS uses read() and copies. */
+  readInto?(vp: Vnode, fh: FsHandle, offset: number, dst: Uint8Array): Promise<number>;
   opendir(vp: Vnode, flags: number): Promise<FsHandle>;
   releasedir(vp: Vnode, fh: FsHandle): Promise<void>;
   /** Entries from `cookie` on (0n: the start); an empty batch at the end. */

@@ -260,6 +260,49 @@ export class Vfs {
     return this.fsRead(f, offset, len);
   }
 
+  /** Into dst at offset: the vnop readInto when the filesystem has it, else read and copy. */
+  private fsReadInto(f: File, offset: number, dst: Uint8Array): Promise<number> {
+    const len = dst.length;
+    if (len === 0) return Promise.resolve(0);
+    const vnops = f.vp.mount.fs.vnops;
+    if (vnops.readInto === undefined) {
+      return this.fsRead(f, offset, len).then((data) => {
+        dst.set(data);
+        return data.length;
+      });
+    }
+    return vnops.readInto(f.vp, f.fh, offset, dst).then((n) => {
+      if (!Number.isSafeInteger(n) || n < 0 || n > len) throw err(Errno.EIO, 'read: bad reply from filesystem');
+      return n;
+    });
+  }
+
+  /** POSIX pread into the caller's buffer: up to dst.length bytes at
+   *  `offset` into dst from its start; resolves with how many (0 at EOF).
+   *  The file offset stays. */
+  preadInto(fd: number, dst: Uint8Array, offset: number): Promise<number> {
+    let f: File;
+    try {
+      f = this.readable(fd);
+      if (!(dst instanceof Uint8Array)) throw err(Errno.EFAULT);
+      checkCount(offset, 'offset');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.fsReadInto(f, offset, dst);
+  }
+
+  /** POSIX read into the caller's buffer at the file offset, which advances. */
+  async readInto(fd: number, dst: Uint8Array): Promise<number> {
+    const f = this.readable(fd);
+    if (!(dst instanceof Uint8Array)) throw err(Errno.EFAULT);
+    return f.serialize(async () => {
+      const n = await this.fsReadInto(f, f.offset, dst);
+      f.offset += n;
+      return n;
+    });
+  }
+
   private async fsWrite(f: File, offset: number, data: Uint8Array): Promise<number> {
     if (!(data instanceof Uint8Array)) throw err(Errno.EFAULT);
     const write = this.writeHook(f.vp.mount, 'write');

@@ -90,32 +90,75 @@ export class VirtiofsVnops implements Vnops {
     const want = Math.min(len, ip.size - offset);
     if (!(want > 0)) return new Uint8Array(0);
     const dax = this.fs.conn.dax;
-    let buf: Uint8Array | undefined;
-    let done = 0;
     if (dax && this.fs.daxFor(ip)) {
-      buf = new Uint8Array(want);
-      this.fs.conn.noteDax(ip.nodeid);
-      const r = await dax.read({ nodeid: ip.nodeid, size: ip.size }, h.fh, want, { offset, dst: buf }, this.fs.aggressive);
-      done = r.bytes;
-      if (!r.fallback) return done === want ? buf : buf.subarray(0, done);
+      const buf = new Uint8Array(want);
+      let done = dax.readHit(ip, offset, buf);
+      if (done !== want) done = await this.daxRead(ip, h, offset, buf);
+      if (done === want) return buf;
+      return this.fuseRead(ip, h, offset, buf, done);
     }
-    // FUSE_READ for what DAX did not read, in pieces the server accepts.
+    // One piece covering the whole read: hand out the reply's bytes, no copy.
+    if (want <= this.fs.conn.info.maxRead) {
+      const data = await this.fuseReadPiece(ip, h, offset, want);
+      dax?.noteFuseRead(data.length);
+      return data;
+    }
+    return this.fuseRead(ip, h, offset, new Uint8Array(want), 0);
+  }
+
+  /** read() into the caller's buffer: at most dst.length bytes at offset into
+   *  dst from its start; fewer only at end of file. A DAX hit is copied
+   *  synchronously, with no promise but the returned one. */
+  async readInto(vp: Vnode, fh: FsHandle, offset: number, dst: Uint8Array): Promise<number> {
+    const ip = this.inode(vp);
+    const h = fh as VirtiofsHandle;
+    const want = Math.min(dst.length, ip.size - offset);
+    if (!(want > 0)) return 0;
+    const buf = want === dst.length ? dst : dst.subarray(0, want);
+    let done = 0;
+    const dax = this.fs.conn.dax;
+    if (dax && this.fs.daxFor(ip)) {
+      done = dax.readHit(ip, offset, buf);
+      if (done === want) return want;
+      done = await this.daxRead(ip, h, offset, buf);
+      if (done === want) return want;
+    }
+    const got = await this.fuseRead(ip, h, offset, buf, done);
+    return got.length;
+  }
+
+  /** Through the window, mapping what is missing: bytes read into buf from
+   *  its start (fewer: the rest needs FUSE_READ). */
+  private async daxRead(ip: VirtiofsInode, h: VirtiofsHandle, offset: number, buf: Uint8Array): Promise<number> {
+    const dax = this.fs.conn.dax!;
+    this.fs.conn.noteDax(ip.nodeid);
+    const r = await dax.read({ nodeid: ip.nodeid, size: ip.size }, h.fh, buf.length, { offset, dst: buf }, this.fs.aggressive);
+    return r.bytes;
+  }
+
+  /** FUSE_READ of buf[done..) at offset + done, in pieces the server accepts;
+   *  buf up to the bytes read (a short read is end of file). */
+  private async fuseRead(ip: VirtiofsInode, h: VirtiofsHandle, offset: number, buf: Uint8Array, done: number): Promise<Uint8Array> {
     const maxRead = this.fs.conn.info.maxRead;
+    const want = buf.length;
+    const dax = this.fs.conn.dax;
     while (done < want) {
       const n = Math.min(maxRead, want - done);
-      const out = await this.session.call(FUSE_READ, ip.nodeid, {
-        fh: h.fh, offset: BigInt(offset + done), size: n, read_flags: 0, lock_owner: 0n, flags: h.flags,
-      }, readReplyCapacity(n));
-      const got = out.data.length; // what came, not what was asked (OSv flaw #3)
+      const data = await this.fuseReadPiece(ip, h, offset + done, n);
+      const got = data.length; // what came, not what was asked (OSv flaw #3)
       dax?.noteFuseRead(got);
-      // One piece covering the whole read: hand out the reply's bytes, no copy.
-      if (!buf && got === want) return out.data;
-      buf ??= new Uint8Array(want);
-      buf.set(out.data, done);
+      buf.set(data, done);
       done += got;
       if (got < n) break; // a short read is end of file (Linux: fuse_short_read)
     }
-    return done === want ? buf! : buf!.subarray(0, done);
+    return done === want ? buf : buf.subarray(0, done);
+  }
+
+  private async fuseReadPiece(ip: VirtiofsInode, h: VirtiofsHandle, offset: number, size: number): Promise<Uint8Array> {
+    const out = await this.session.call(FUSE_READ, ip.nodeid, {
+      fh: h.fh, offset: BigInt(offset), size, read_flags: 0, lock_owner: 0n, flags: h.flags,
+    }, readReplyCapacity(size));
+    return out.data; // the session refused a reply longer than asked
   }
 
   async opendir(vp: Vnode, flags: number): Promise<FsHandle> {

@@ -36,7 +36,9 @@ export async function guestJob(
     const manager = path === 'dax' ? await mount.dax() : undefined;
     if (path === 'dax' && !manager) throw new Error('dax=always, but the device has no DAX window');
     const before = manager?.stats.snapshot();
-    const tally = await driveAsync(spec, async (j, _slot, off) => (await vfs.pread(fds[j]!, spec.bs, off)).length, progress);
+    // One buffer per reader, read into (POSIX pread), as fio's io_u buffers.
+    const bufs = Array.from({ length: spec.numjobs * spec.iodepth }, () => new Uint8Array(spec.bs));
+    const tally = await driveAsync(spec, (j, slot, off) => vfs.preadInto(fds[j]!, bufs[j * spec.iodepth + slot]!, off), progress);
     const stats = manager && before ? diff(before, manager.stats.snapshot()) : undefined;
     for (const fd of fds) await vfs.close(fd);
     return resultOf(spec, path, tally, stats);

@@ -2,8 +2,8 @@
 // occupy consecutive chunks from chunk 0 upwards, in the order they were made.
 // OSv finds a file chunk by scanning the vector; here a per-file index gives
 // the lowest window chunk holding each mapped file chunk (what OSv's scan in
-// vector order returns), and a binary search over the stack (sorted by mstart
-// because it is a stack) gives the mapping around it: O(log n) per find.
+// vector order returns), and a chunk -> stack entry column gives the mapping
+// around it: O(1) per find (two hash lookups and one array read).
 
 /** A mapping of nchunks window chunks from mstart to the file's chunks from
  *  fstart. nodeid null: a dropped file's mapping (a tombstone) whose chunks
@@ -27,11 +27,21 @@ export class MappingStack {
   // Grown by doubling; at most one entry per chunk.
   private mstartCol = new Uint32Array(16);
   private nchunksCol = new Uint32Array(16);
+  /** mstart + nchunks, so a find reads one column after entryOf. */
+  private endCol = new Uint32Array(16);
   private fstartCol = new Float64Array(16);
   private readonly nodeidCol: (bigint | null)[] = [];
   private count = 0;
+  /** Window chunk -> index of the stack entry holding it; valid below
+   *  firstEmpty(). Set by push for the chunks it adds (an entry keeps its
+   *  index while it lives: pop and drop only shrink from the top). Grown by
+   *  doubling up to windowChunks, so a huge, mostly unused window costs nothing. */
+  private entryOf = new Uint32Array(16);
   /** nodeid -> file chunk -> lowest window chunk showing it. */
   private readonly index = new Map<bigint, Map<number, number>>();
+  /** The last file looked up (reads come in runs on one file). */
+  private lastNodeid: bigint | null = null;
+  private lastFiles: Map<number, number> | undefined;
 
   constructor(readonly windowChunks: number) {
     if (!Number.isInteger(windowChunks) || windowChunks < 0 || windowChunks > 0xffffffff) {
@@ -51,10 +61,28 @@ export class MappingStack {
 
   /** OSv's find(): the contiguous mapped run of nodeid from file chunk fstart. */
   find(nodeid: bigint, fstart: number): MappingPart | null {
-    const mc = this.index.get(nodeid)?.get(fstart);
-    if (mc === undefined) return null;
-    const i = this.entryAt(mc);
-    return { mstart: mc, nchunks: this.mstartCol[i]! + this.nchunksCol[i]! - mc };
+    const mc = this.lookup(nodeid, fstart);
+    if (mc < 0) return null;
+    return { mstart: mc, nchunks: this.runEnd(mc) - mc };
+  }
+
+  /** find() without an allocation: the window chunk showing file chunk
+   *  fstart of nodeid, or -1. Its run ends at runEnd(result). */
+  lookup(nodeid: bigint, fstart: number): number {
+    let files = this.lastFiles;
+    if (nodeid !== this.lastNodeid) {
+      files = this.index.get(nodeid);
+      if (files === undefined) return -1;
+      this.lastNodeid = nodeid;
+      this.lastFiles = files;
+    }
+    const mc = files!.get(fstart);
+    return mc === undefined ? -1 : mc;
+  }
+
+  /** One past the last chunk of the mapping holding window chunk mc (mc < firstEmpty()). */
+  runEnd(mc: number): number {
+    return this.endCol[this.entryOf[mc]!]!;
   }
 
   /** Pushes a mapping at the top (mstart must be firstEmpty()), extending the
@@ -68,14 +96,19 @@ export class MappingStack {
     for (let i = 0; i < nchunks; i++) {
       if (!files.has(fstart + i)) files.set(fstart + i, mstart + i); // a lower copy wins
     }
+    if (mstart + nchunks > this.entryOf.length) this.growEntryOf(mstart + nchunks);
     const top = this.count - 1;
     if (top >= 0 && this.nodeidCol[top] === nodeid && this.fstartCol[top]! + this.nchunksCol[top]! === fstart) {
       this.nchunksCol[top] += nchunks;
+      this.endCol[top] += nchunks;
+      this.entryOf.fill(top, mstart, mstart + nchunks);
       return;
     }
     if (this.count === this.mstartCol.length) this.grow();
+    this.entryOf.fill(this.count, mstart, mstart + nchunks);
     this.mstartCol[this.count] = mstart;
     this.nchunksCol[this.count] = nchunks;
+    this.endCol[this.count] = mstart + nchunks;
     this.fstartCol[this.count] = fstart;
     this.nodeidCol[this.count] = nodeid;
     this.count++;
@@ -98,7 +131,10 @@ export class MappingStack {
       if (n === have) {
         this.nodeidCol[top] = null;
         this.count--;
-      } else this.nchunksCol[top] = have - n;
+      } else {
+        this.nchunksCol[top] = have - n;
+        this.endCol[top] -= n;
+      }
       popped += n;
     }
     return { nchunks: popped, live };
@@ -108,6 +144,7 @@ export class MappingStack {
    *  top. Returns the number of mappings dropped. */
   drop(nodeid: bigint): number {
     if (!this.index.delete(nodeid)) return 0;
+    this.forgetLast();
     let dropped = 0;
     for (let i = 0; i < this.count; i++) {
       if (this.nodeidCol[i] === nodeid) {
@@ -123,6 +160,7 @@ export class MappingStack {
     this.count = 0;
     this.nodeidCol.length = 0;
     this.index.clear();
+    this.forgetLast();
   }
 
   /** A copy of the stack, bottom first. */
@@ -142,6 +180,9 @@ export class MappingStack {
     const c = new Uint32Array(n);
     c.set(this.nchunksCol);
     this.nchunksCol = c;
+    const e = new Uint32Array(n);
+    e.set(this.endCol);
+    this.endCol = e;
     const f = new Float64Array(n);
     f.set(this.fstartCol);
     this.fstartCol = f;
@@ -155,19 +196,22 @@ export class MappingStack {
       // (popped first), lower ones stay.
       if (files.get(fstart + k) === mstart + k) files.delete(fstart + k);
     }
-    if (files.size === 0) this.index.delete(nodeid);
+    if (files.size === 0) {
+      this.index.delete(nodeid);
+      this.forgetLast();
+    }
   }
 
-  /** Index of the entry holding window chunk mc (mc < firstEmpty()). */
-  private entryAt(mc: number): number {
-    const col = this.mstartCol;
-    let lo = 0;
-    let hi = this.count - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (col[mid]! <= mc) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+  private forgetLast(): void {
+    this.lastNodeid = null;
+    this.lastFiles = undefined;
+  }
+
+  private growEntryOf(need: number): void {
+    let n = this.entryOf.length;
+    while (n < need) n *= 2;
+    const e = new Uint32Array(Math.min(n, this.windowChunks));
+    e.set(this.entryOf);
+    this.entryOf = e;
   }
 }

@@ -67,11 +67,17 @@ function utf8Exact(name: Buffer): string | undefined {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** FUSE_READs up to this size are read with a blocking pread (see read()). */
+const SYNC_READ_MAX = 128 * 1024;
+/** A blocking read slower than this sends its file to the thread pool. */
+const SYNC_READ_SLOW_MS = 2;
 
 export class PassthroughServer {
   private readonly confine: Confine;
   private readonly inodes: InodeTable;
   private readonly handles = new HandleTable();
+  /** Open files whose blocking read was slow: they use the thread pool. */
+  private readonly slowFiles = new WeakSet<FileFh>();
   private readonly policy: DaxPolicyEvaluator;
   private readonly log: PassthroughLogger;
   private readonly readonly: boolean;
@@ -359,10 +365,25 @@ export class PassthroughServer {
     if (req.body.offset <= MAX_SAFE) {
       const pos = Number(req.body.offset);
       // Read straight into the reply; loop only on a short non-EOF read.
-      while (n < size) {
-        const { bytesRead } = await h.file.read(reply, HDR + n, size - n, pos + n);
-        if (bytesRead === 0) break;
-        n += bytesRead;
+      if (size <= SYNC_READ_MAX && !this.slowFiles.has(h)) {
+        // A blocking pread on the event loop, as virtiofsd's threads do: for a
+        // file in the page cache it takes a few us, while the thread pool
+        // costs two thread wake-ups per request. A file that once took long
+        // (network fs, cold disk) goes to the thread pool for good, so at
+        // most one slow read holds the other requests.
+        const t0 = performance.now();
+        while (n < size) {
+          const got = fs.readSync(h.file.fd, reply, HDR + n, size - n, pos + n);
+          if (got === 0) break;
+          n += got;
+        }
+        if (performance.now() - t0 > SYNC_READ_SLOW_MS) this.slowFiles.add(h);
+      } else {
+        while (n < size) {
+          const { bytesRead } = await h.file.read(reply, HDR + n, size - n, pos + n);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
       }
     }
     const dv = new DataView(reply.buffer, reply.byteOffset, HDR);
