@@ -12,8 +12,10 @@ export interface MmioTransport {
   read(offset: number, width: RegisterWidth): Promise<number>;
   /** Write a register or a config-space field; posted, never answered. */
   write(offset: number, width: RegisterWidth, value: number): void;
-  /** The device raised its interrupt line (InterruptStatus says why). */
-  onInterrupt(handler: () => void): void;
+  /** The device raised its interrupt line. `status` is InterruptStatus as
+   *  the interrupt carried it, when the transport delivers it (the wire's
+   *  INTERRUPT frame does); otherwise the driver reads the register. */
+  onInterrupt(handler: (status?: number) => void): void;
   /** The device is gone (connection lost, device model stopped). */
   onClose(handler: (reason: Error) => void): void;
   close(): void;

@@ -198,8 +198,7 @@ export class VirtioFsDriver {
       const drv = new VirtioFsDriver(mmio, memory, allocator, { features, tag, numRequestQueues, queues, dax, log });
       // A transport that delivers InterruptStatus with each interrupt (the
       // wire's INTERRUPT frame) spares a register round trip per interrupt.
-      const carried = transport as MmioTransport & { lastInterrupt?: unknown };
-      transport.onInterrupt(() => drv.interrupt(typeof carried.lastInterrupt === 'number' ? carried.lastInterrupt : -1));
+      transport.onInterrupt((status) => drv.interrupt(status ?? -1));
       transport.onClose((reason) => { drv.transportLost = true; drv.fail(`transport closed: ${reason.message}`); });
       const status = await mmio.addStatus(VIRTIO_STATUS_DRIVER_OK);
       if (!(status & VIRTIO_STATUS_DRIVER_OK) || (status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {

@@ -79,7 +79,7 @@ class TcpWireTransport implements WireTransport {
   private readonly decoder = new FrameDecoder();
   private readonly reads = new Map<number, PendingRead>();
   private nextId = 1;
-  private interruptHandlers: (() => void)[] = [];
+  private interruptHandlers: ((status?: number) => void)[] = [];
   private closeHandlers: ((reason: Error) => void)[] = [];
   private closeReason: Error | null = null;
   private mapHandler: ((m: MapEvent) => void | Promise<void>) | null = null;
@@ -139,7 +139,7 @@ class TcpWireTransport implements WireTransport {
     this.socket.write(encodeNotify(queue));
   }
 
-  onInterrupt(handler: () => void): void {
+  onInterrupt(handler: (status?: number) => void): void {
     this.interruptHandlers.push(handler);
   }
 
@@ -237,7 +237,7 @@ class TcpWireTransport implements WireTransport {
       case FrameType.Interrupt:
         this.lastInterrupt = f.bits;
         for (const h of this.interruptHandlers) {
-          try { h(); } catch { /* the driver's bug, not the wire's: keep the connection */ }
+          try { h(f.bits); } catch { /* the driver's bug, not the wire's: keep the connection */ }
         }
         return;
       case FrameType.Map: {
