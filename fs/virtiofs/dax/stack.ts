@@ -143,15 +143,17 @@ export class MappingStack {
   /** Turns nodeid's mappings into tombstones and frees the tombstones at the
    *  top. Returns the number of mappings dropped. */
   drop(nodeid: bigint): number {
-    if (!this.index.delete(nodeid)) return 0;
-    this.forgetLast();
     let dropped = 0;
-    for (let i = 0; i < this.count; i++) {
-      if (this.nodeidCol[i] === nodeid) {
-        this.nodeidCol[i] = null;
-        dropped++;
+    if (this.index.delete(nodeid)) {
+      this.forgetLast();
+      for (let i = 0; i < this.count; i++) {
+        if (this.nodeidCol[i] === nodeid) {
+          this.nodeidCol[i] = null;
+          dropped++;
+        }
       }
     }
+    // Placeholders on top are freed, also those an eviction left there.
     while (this.count > 0 && this.nodeidCol[this.count - 1] === null) this.count--;
     return dropped;
   }
