@@ -1,6 +1,8 @@
 // Mount options of virtiofs: dax=always|never|inode (Linux's tri-state,
 // seed 004), chunk-size (the DAX manager's), aggressive (OSv's read(...,
-// aggressive): map the rest of the file on a miss), and ro/rw for the VFS.
+// aggressive): map the rest of the file on a miss), inode-cache (how many
+// unused inodes keep their lookups, and so their DAX mappings), and ro/rw
+// for the VFS.
 
 import { Errno, ErrnoError } from '../../core/errno';
 import type { MountOptions } from '../../core/vfs';
@@ -13,9 +15,13 @@ export interface VirtiofsOptions {
   /** Bytes; undefined: the default (2 MiB) or the device's shared manager's. */
   chunkSize: number | undefined;
   aggressive: boolean;
+  /** Unused inodes kept (Linux's icache) before their FORGET; 0: forget at once. */
+  inodeCache: number;
 }
 
-const KNOWN = new Set(['dax', 'chunk-size', 'aggressive', 'ro', 'rw']);
+export const DEFAULT_INODE_CACHE = 1024;
+
+const KNOWN = new Set(['dax', 'chunk-size', 'aggressive', 'inode-cache', 'ro', 'rw']);
 const SIZE = /^(\d+)([kmg]?)$/i;
 const UNITS: Record<string, number> = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
 
@@ -32,7 +38,7 @@ function flag(name: string, v: string | boolean): boolean {
 
 /** Parses the options; EINVAL for an unknown option or a bad value. */
 export function parseOptions(options: MountOptions): VirtiofsOptions {
-  const out: VirtiofsOptions = { dax: undefined, chunkSize: undefined, aggressive: false };
+  const out: VirtiofsOptions = { dax: undefined, chunkSize: undefined, aggressive: false, inodeCache: DEFAULT_INODE_CACHE };
   for (const [k, v] of Object.entries(options)) {
     if (!KNOWN.has(k)) bad(`unknown mount option ${k}`);
     if (k === 'dax') {
@@ -48,6 +54,10 @@ export function parseOptions(options: MountOptions): VirtiofsOptions {
       out.chunkSize = n;
     } else if (k === 'aggressive') {
       out.aggressive = flag(k, v);
+    } else if (k === 'inode-cache') {
+      const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n)) bad(`inode-cache=${String(v)}: a number of inodes (0: none)`);
+      out.inodeCache = n;
     } else {
       flag(k, v);
     }

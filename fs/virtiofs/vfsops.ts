@@ -22,6 +22,11 @@ export class VirtiofsMount implements MountedFs {
   /** Nodes this mount holds lookups on, by nodeid. */
   readonly inodes = new Map<bigint, VirtiofsInode>();
   private readonly pending = new Map<VirtiofsInode, Mount>();
+  /** Inodes no vnode uses, oldest first, kept with their lookups (and their
+   *  DAX mappings) until `inodeCache` is exceeded: Linux's icache, so that
+   *  closing and reopening a file does not cost REMOVEMAPPING and
+   *  SETUPMAPPING again. */
+  private readonly idle = new Map<bigint, VirtiofsInode>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly forgetting = new Set<Promise<void>>();
   private unmounted = false;
@@ -32,6 +37,7 @@ export class VirtiofsMount implements MountedFs {
     readonly daxMode: DaxMode,
     readonly aggressive: boolean,
     readonly log: FuseLog,
+    readonly inodeCache = 0,
   ) {
     this.vnops = new VirtiofsVnops(this);
   }
@@ -61,7 +67,7 @@ export class VirtiofsMount implements MountedFs {
     const nodeid = out.nodeid;
     this.conn.noteLookup(nodeid);
     const held = this.inodes.get(nodeid);
-    if (held) held.nlookup++;
+    if (held) { held.nlookup++; this.idle.delete(nodeid); }
     try {
       checkAttr(out.attr);
       if (nodeid === FUSE_ROOT_ID && out.generation !== 0n) throw new ErrnoError(Errno.EIO, 'virtiofs: root nodeid with a generation');
@@ -104,11 +110,23 @@ export class VirtiofsMount implements MountedFs {
     this.pending.clear();
     for (const [ip, mount] of list) {
       if (!this.unmounted && mount.vnodes.has(ip.nodeid)) continue; // revived
-      if (this.inodes.get(ip.nodeid) === ip) this.inodes.delete(ip.nodeid);
+      if (this.inodes.get(ip.nodeid) !== ip) continue;
+      this.idle.delete(ip.nodeid);
+      this.idle.set(ip.nodeid, ip); // newest last
+    }
+    while (this.idle.size > this.inodeCache) {
+      const [nodeid, ip] = this.idle.entries().next().value as [bigint, VirtiofsInode];
+      this.idle.delete(nodeid);
+      this.inodes.delete(nodeid);
       const n = ip.nlookup;
       ip.nlookup = 0;
-      this.forgetNow(ip.nodeid, n);
+      this.forgetNow(nodeid, n);
     }
+  }
+
+  /** Unused inodes kept with their lookups (for tests and the shell). */
+  get idleInodes(): number {
+    return this.idle.size;
   }
 
   private forgetNow(nodeid: bigint, n: number): void {
@@ -124,6 +142,7 @@ export class VirtiofsMount implements MountedFs {
     if (this.unmounted) return;
     this.unmounted = true;
     this.flushForgets();
+    this.idle.clear();
     for (const ip of this.inodes.values()) {
       const n = ip.nlookup;
       ip.nlookup = 0;
@@ -189,7 +208,7 @@ export class VirtiofsFileSystemType implements FileSystemType {
       throw new ErrnoError(Errno.EINVAL, 'virtiofs: dax=always but the device has no DAX window');
     }
     const mode: DaxMode = !conn.dax ? 'never' : opts.dax ?? 'always';
-    return new VirtiofsMount(conn, mode, opts.aggressive, this.log);
+    return new VirtiofsMount(conn, mode, opts.aggressive, this.log, opts.inodeCache);
   }
 }
 

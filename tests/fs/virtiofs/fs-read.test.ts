@@ -169,7 +169,8 @@ t('aggressive maps the rest of the file on the first miss (flaw #4)', async () =
 });
 
 t('a dropped file leaves the window: REMOVEMAPPING before its FORGET', async () => {
-  const { dev, readAll } = await mounted({}, { 'chunk-size': '4k' }, files([3 * 4096, 4096]));
+  // inode-cache=0: a closed file's inode is dropped at once.
+  const { dev, readAll } = await mounted({}, { 'chunk-size': '4k', 'inode-cache': '0' }, files([3 * 4096, 4096]));
   await readAll('/f0');
   await readAll('/f1');
   await settle();
@@ -190,7 +191,7 @@ t('no window: reads go through FUSE_READ, with no SETUPMAPPING', async () => {
 
 t('concurrent readers of many files through a small window', async () => {
   const sizes = Array.from({ length: 24 }, (_, i) => (i * 37_321) % 300_000 + (i % 3 === 0 ? 0 : 1));
-  const { dev, vfs } = await mounted({ windowSize: 4 * 65536 }, { 'chunk-size': '64k' }, files(sizes));
+  const { dev, vfs } = await mounted({ windowSize: 4 * 65536 }, { 'chunk-size': '64k', 'inode-cache': '0' }, files(sizes));
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   dev.delay = () => new Promise((r) => setTimeout(r, Math.floor(rnd() * 3)));
@@ -211,6 +212,28 @@ t('concurrent readers of many files through a small window', async () => {
   assert.equal(dev.liveLookups(), []);
   assert.is(dev.openHandles.size, 0);
   assert.ok((await stats(dev)).chunksEvicted > 0);
+});
+
+t('closed files keep their inode and mappings (inode-cache); the oldest goes past the limit', async () => {
+  const { dev, vfs, readAll } = await mounted({}, { 'chunk-size': '4k', 'inode-cache': '2' }, files([4096, 4096, 4096]));
+  await readAll('/f0');
+  await readAll('/f0');
+  await settle();
+  assert.is(dev.count(K.FUSE_SETUPMAPPING), 1, 'the reopened file reads through its mapping');
+  assert.is(dev.count(K.FUSE_FORGET), 0);
+  assert.is(dev.count(K.FUSE_REMOVEMAPPING), 0);
+  assert.is((await stats(dev)).hits, 1);
+  await readAll('/f1');
+  await readAll('/f2');
+  await settle();
+  // Three unused inodes, room for two: f0's lookups go back, its range is freed first.
+  assert.is(dev.count(K.FUSE_FORGET) + dev.count(K.FUSE_BATCH_FORGET), 1);
+  assert.is(dev.count(K.FUSE_REMOVEMAPPING), 1);
+  const f0 = dev.nodes.get(1n)!.children!.get('f0')!;
+  assert.ok(!dev.liveLookups().includes(f0), 'f0 forgotten');
+  await vfs.umount('/');
+  await settle();
+  assert.equal(dev.liveLookups(), [], 'unmount forgets the cached inodes');
 });
 
 t.run();

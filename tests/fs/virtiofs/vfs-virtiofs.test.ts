@@ -63,7 +63,7 @@ t('unknown options and bad values are EINVAL before anything is sent', async () 
 });
 
 t('each lookup is counted and forgotten, with the total, once the vnode drops', async () => {
-  const { dev, vfs } = await mounted({}, {}, (d) => { const a = d.dir(1n, 'a'); d.file(a, 'f', content(1, 10)); });
+  const { dev, vfs } = await mounted({}, { 'inode-cache': '0' }, (d) => { const a = d.dir(1n, 'a'); d.file(a, 'f', content(1, 10)); });
   await vfs.stat('/a/f');
   await settle();
   assert.equal(dev.liveLookups(), [], 'a stat leaves nothing looked up');
@@ -104,7 +104,7 @@ t('getattr asks the server, not the LOOKUP copy', async () => {
 });
 
 t('readdir of 1000 entries: several READDIRPLUS calls, every lookup forgotten', async () => {
-  const { dev, vfs } = await mounted({}, {}, (d) => {
+  const { dev, vfs } = await mounted({}, { 'inode-cache': '0' }, (d) => {
     const big = d.dir(1n, 'big');
     for (let i = 0; i < 1000; i++) d.file(big, `entry-with-a-longish-name-${String(i).padStart(4, '0')}`, content(i, 1));
   });
@@ -122,7 +122,7 @@ t('readdir of 1000 entries: several READDIRPLUS calls, every lookup forgotten', 
 });
 
 t('READDIRPLUS counts merge into a node held open', async () => {
-  const { dev, vfs } = await mounted({}, {}, (d) => { d.file(1n, 'a', content(1, 1)); d.file(1n, 'b', content(2, 1)); });
+  const { dev, vfs } = await mounted({}, { 'inode-cache': '0' }, (d) => { d.file(1n, 'a', content(1, 1)); d.file(1n, 'b', content(2, 1)); });
   const fd = await vfs.open('/a');
   await vfs.readdirAll('/');
   await settle();
