@@ -61,7 +61,7 @@ export class VirtiofsdProcess {
     const socketPath = path.join(dir, 'virtiofsd.sock');
     const args = [`--socket-path=${socketPath}`, '-o', `source=${path.resolve(o.source)}`,
       '-o', `cache=${o.cache ?? 'none'}`, ...(o.extraArgs ?? [])];
-    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], env: virtiofsdEnv(process.env, os.availableParallelism()) });
     const d = new VirtiofsdProcess(child, dir, socketPath);
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     const limit = Date.now() + (o.startTimeoutMs ?? 5000);
@@ -105,6 +105,23 @@ export class VirtiofsdProcess {
     fs.rmSync(this.dir, { recursive: true, force: true });
     return this.exitStatus ?? 'did not exit after SIGKILL';
   }
+}
+
+/**
+ * The daemon's environment: ours, plus a fixed glibc malloc arena limit.
+ * Without one, the first malloc that wants a new arena (a second worker of
+ * --thread-pool-size allocating concurrently) asks glibc for the CPU count;
+ * inside the sandbox /sys and /proc/stat are gone, so glibc falls back to
+ * sched_getaffinity, which virtiofsd 7.2's seccomp filter does not allow: the
+ * kernel kills the daemon (SIGSYS) mid-request and the session is lost. With
+ * arena_max set glibc never counts CPUs. The value is glibc's own default
+ * (8 arenas per CPU on 64-bit); a limit the caller already set is kept.
+ */
+export function virtiofsdEnv(env: NodeJS.ProcessEnv, cpus: number): NodeJS.ProcessEnv {
+  const tunables = env.GLIBC_TUNABLES ?? '';
+  if (env.MALLOC_ARENA_MAX !== undefined || /(^|:)glibc\.malloc\.arena_max=/.test(tunables)) return env;
+  const arenaMax = `glibc.malloc.arena_max=${8 * Math.max(1, Math.floor(cpus) || 1)}`;
+  return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${arenaMax}` : arenaMax };
 }
 
 /** `p`'s value, or undefined after `ms`; the timer never outlives the race. */
