@@ -40,6 +40,11 @@ export class VirtiofsdProcess {
     this.exited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
         this.exitStatus = signal ? `killed by ${signal}` : `exit status ${code}`;
+        // The sandbox's parent reports a worker killed by the seccomp filter
+        // as a bare status 1, with nothing on stderr: say where to look.
+        if (code === 1 && this.tail.trim() === '') {
+          this.exitStatus += ' (no message: a sandboxed thread may have been killed by the seccomp filter; see dmesg, audit type=1326)';
+        }
         process.removeListener('exit', this.killOnExit);
         resolve(this.exitStatus);
       });
