@@ -162,7 +162,10 @@ t('SIGTERM after a guest session: exit 0, no virtiofsd, no shared-memory file le
   const daemons = daemonsUnder(pid);
   assert.ok(daemons.length >= 1, 'a virtiofsd served the session');
   const shm = () => fs.readdirSync('/dev/shm').filter((n) => n.startsWith(`virtiofs-${pid}-`));
-  assert.ok(shm().length >= 1, 'guest RAM is a /dev/shm file of the vmm');
+  // The RAM file's name goes at DRIVER_OK: both processes keep it open.
+  assert.equal(shm(), [], 'guest RAM no longer named in /dev/shm once the driver is up');
+  const held = fs.readdirSync(`/proc/${pid}/fd`).map((n) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${n}`); } catch { return ''; } });
+  assert.ok(held.some((l) => l.startsWith(`/dev/shm/virtiofs-${pid}-`) && l.endsWith('(deleted)')), 'the vmm still holds guest RAM');
   await within(guest.close(), 10_000, 'guest close');
 
   assert.is(await within(vmm.stop(), 15_000, 'vmm stop'), 0, 'exit status 0 on SIGTERM');

@@ -69,6 +69,9 @@ export class DeviceInstance {
       numRequestQueues: config.numRequestQueues,
       queueSize: config.queueSize,
       window: this.window ? { base: WINDOW_BASE, len: this.window.size } : undefined,
+      // The guest has the RAM file open by DRIVER_OK (its rings are in it):
+      // drop the name then, so a killed process leaves nothing in /dev/shm.
+      onDriverOk: () => { if (ram instanceof ShmFileBacking) ram.unlink(); },
       backend: (sink) => {
         this.backend = build ? build(sink, ram) : new FuseQueueBackend(this.memory, server!, sink, { logger: log });
         return this.backend;

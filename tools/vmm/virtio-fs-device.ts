@@ -69,6 +69,8 @@ export interface VirtioFsDeviceOptions {
   /** Builds the backend; it reports back through the sink. */
   backend: (sink: VirtioFsDeviceSink) => VirtioFsBackend;
   logger?: MmioLogger;
+  /** The driver set DRIVER_OK (first time since the last reset). */
+  onDriverOk?: () => void;
 }
 
 export class VirtioFsDevice {
@@ -79,6 +81,7 @@ export class VirtioFsDevice {
   readonly queueSize: number;
   readonly window: { base: number; len: number } | undefined;
   private readonly backend: VirtioFsBackend;
+  private readonly onDriverOk: (() => void) | undefined;
   private readonly log: MmioLogger;
   /** Queues the driver made ready, handed to the backend at DRIVER_OK. */
   private readonly ready = new Map<number, MmioQueueConfig>();
@@ -133,6 +136,7 @@ export class VirtioFsDevice {
       onReset: () => this.reset(),
       onNotify: (index) => this.notify(index),
     });
+    this.onDriverOk = options.onDriverOk;
     this.backend = options.backend({
       interrupt: () => { if (!this.closed) this.registers.raise(VIRTIO_MMIO_INT_VRING); },
       broken: (reason) => { if (!this.closed) this.registers.needsReset(reason); },
@@ -178,6 +182,7 @@ export class VirtioFsDevice {
     // QEMU's vuf_set_status starts vhost at DRIVER_OK: that is when the
     // backend learns the rings (§3.1.1: no buffer is used before DRIVER_OK).
     this.started = true;
+    this.onDriverOk?.();
     for (const [index, q] of this.ready) {
       this.backend.queueReady(index, this.setup(q));
       if (this.registers.isBroken) return;
