@@ -159,16 +159,8 @@ export function formatTree(root: TreeNode): string {
   return lines.join('\n') + '\n';
 }
 
-export interface DfJson {
+export interface DfJson extends StatFs {
   tag: string;
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  namelen: number;
   size: number;
   used: number;
   avail: number;
