@@ -1,9 +1,11 @@
 // Confinement of every host access to the shared root. Node has no openat,
 // so each inode keeps a path relative to root made of checked components,
 // and every use goes through a directory fd that was opened and verified:
-//   - a directory is reopened through /proc/self/fd/<rootfd>/<path> with
+//   - a directory is opened through /proc/self/fd/<rootfd>/<path> with
 //     O_DIRECTORY|O_NOFOLLOW and its (dev, ino) compared with the one
 //     recorded at lookup (ESTALE on mismatch), before anything is read;
+//   - a directory fd kept open (DirCache) is used again only after an lstat
+//     of the same path shows the path still leads to it (checkDir);
 //   - a name inside it is then reached as /proc/self/fd/<dirfd>/<name>,
 //     which the kernel resolves from the open directory itself (the way
 //     virtiofsd uses /proc/self/fd), with lstat or O_NOFOLLOW.
@@ -12,6 +14,9 @@
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { Errno, ErrnoError } from '../../../core/errno';
+import { DirFd } from './dir-cache';
+import { HostCalls } from './host';
+import { isDir } from './host-attrs';
 
 // libuv opens every fd with O_CLOEXEC.
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
@@ -34,70 +39,74 @@ export function isDotOrDotdot(name: Buffer): boolean {
   return name.equals(DOT) || name.equals(DOTDOT);
 }
 
-/** A directory fd whose identity was checked; close it when done. */
-export interface VerifiedDir {
-  readonly handle: fs.promises.FileHandle;
-  readonly stat: BigIntStats;
-  /** /proc/self/fd/<fd>/<name>: a name resolved from this directory. */
-  child(name: Buffer): Buffer;
-  /** The same for another process (lsattr): /proc/<pid>/fd/<fd>/<name>. */
-  childForChild(name: string): string;
-  close(): Promise<void>;
+/** A component swapped for a symlink or a file, or gone: the inode is gone. */
+function staleOnWalkError(e: unknown): never {
+  const code = (e as { code?: string }).code;
+  if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw new ErrnoError(Errno.ESTALE, 'directory moved');
+  throw e;
 }
 
 export class Confine {
   readonly rootFd: number;
   readonly rootDev: bigint;
   readonly rootIno: bigint;
+  /** The root as a DirFd that is never closed by its users. */
+  readonly rootDir: DirFd;
+  private readonly rootPath: Buffer;
 
   /** Opens the root synchronously: a missing or non-directory root is a
    *  configuration error the constructor reports. */
-  constructor(readonly root: string) {
+  constructor(readonly root: string, private readonly host: HostCalls) {
     this.rootFd = fs.openSync(root, O_RDONLY | O_DIRECTORY);
     const st = fs.fstatSync(this.rootFd, { bigint: true });
     this.rootDev = st.dev;
     this.rootIno = st.ino;
+    this.rootDir = new DirFd(this.rootFd, st, null);
+    this.rootPath = Buffer.from(`/proc/self/fd/${this.rootFd}`);
   }
 
   /** The host path of `rel` (relative to root; empty for the root). */
   hostPath(rel: Buffer): Buffer {
-    const base = Buffer.from(`/proc/self/fd/${this.rootFd}`);
-    return rel.length === 0 ? base : Buffer.concat([base, SLASH, rel]);
+    return rel.length === 0 ? this.rootPath : Buffer.concat([this.rootPath, SLASH, rel]);
   }
 
-  /** Opens the directory at `rel` and checks it is still (dev, ino). */
-  async openDir(rel: Buffer, dev: bigint, ino: bigint): Promise<VerifiedDir> {
-    // The root is reached through its own magic link, which O_NOFOLLOW
-    // would refuse; every other path ends in a real name.
-    const flags = O_RDONLY | O_DIRECTORY | (rel.length === 0 ? 0 : O_NOFOLLOW);
-    let handle: fs.promises.FileHandle;
+  /** Opens the directory at `rel` (not the root) and checks it is still
+   *  (dev, ino). The DirFd has no user yet and closes when dropped. */
+  async openDir(rel: Buffer, dev: bigint, ino: bigint): Promise<DirFd> {
+    let fd: number;
     try {
-      handle = await fs.promises.open(this.hostPath(rel), flags);
+      fd = await this.host.open(dev, this.hostPath(rel), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      // A component swapped for a symlink or a file: the inode is gone.
-      if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw new ErrnoError(Errno.ESTALE, 'directory moved');
-      throw e;
+      staleOnWalkError(e);
     }
     let stat: BigIntStats;
     try {
-      stat = await handle.stat({ bigint: true });
+      stat = await this.host.fstat(dev, fd);
     } catch (e) {
-      await handle.close().catch(() => undefined);
+      await this.host.close(dev, fd);
       throw e;
     }
     if (stat.dev !== dev || stat.ino !== ino) {
-      await handle.close().catch(() => undefined);
+      await this.host.close(dev, fd);
       throw new ErrnoError(Errno.ESTALE, 'directory replaced since lookup');
     }
-    const prefix = Buffer.from(`/proc/self/fd/${handle.fd}/`);
-    const pid = process.pid;
-    return {
-      handle, stat,
-      child: (name) => Buffer.concat([prefix, name]),
-      childForChild: (name) => `/proc/${pid}/fd/${handle.fd}/${name}`,
-      close: () => handle.close().catch(() => undefined),
-    };
+    return new DirFd(fd, stat, (n) => { void this.host.close(dev, n); });
+  }
+
+  /** Checks that `rel` (not the root) still leads to the directory held by
+   *  `d`: the same check as openDir's, for an fd opened earlier. */
+  async checkDir(rel: Buffer, d: DirFd): Promise<void> {
+    const { dev, ino } = d.stat;
+    let st: BigIntStats;
+    try {
+      st = await this.host.lstat(dev, this.hostPath(rel));
+    } catch (e) {
+      staleOnWalkError(e);
+    }
+    if (st.dev !== dev || st.ino !== ino || !isDir(Number(st.mode))) {
+      throw new ErrnoError(Errno.ESTALE, 'directory replaced since lookup');
+    }
+    d.stat = st;
   }
 
   close(): void {

@@ -1,12 +1,13 @@
 // The fh table: small integers (from 1) mapping to open host files and to
 // directory snapshots. An fh the table does not hold is EBADF.
 
-import type { FileHandle } from 'node:fs/promises';
+import type { DirFd } from './dir-cache';
 import type { Inode } from './inodes';
 
 export interface FileFh {
   kind: 'file';
-  file: FileHandle;
+  /** The open host file (a plain fd: closed by RELEASE, DESTROY, close()). */
+  fd: number;
   inode: Inode;
   /** Opened O_WRONLY or O_RDWR (a write mapping needs it). */
   writable: boolean;
@@ -20,8 +21,9 @@ export interface DirEntryName {
 
 export interface DirFh {
   kind: 'dir';
-  /** The verified directory, held open so entries are reached from it. */
-  dir: FileHandle;
+  /** The verified directory, held (one DirFd reference) until RELEASEDIR
+   *  so entries are reached from it. */
+  dir: DirFd;
   inode: Inode;
   /** Snapshot at OPENDIR: '.', '..', then the host entries. A dirent's
    *  off is the index of the entry after it, so offsets stay stable. */

@@ -21,7 +21,7 @@ export interface Inode {
   /** Name in the parent directory, and the parent's identity at lookup:
    *  non-directories are reached through their verified parent. */
   name: Buffer;
-  parent: { path: Buffer; dev: bigint; ino: bigint } | null;
+  parent: { nodeid: bigint; path: Buffer; dev: bigint; ino: bigint } | null;
   nlookup: bigint;
 }
 
@@ -71,14 +71,14 @@ export class InodeTable {
     if (i === undefined) {
       i = {
         nodeid: this.next++, dev: st.dev, ino: st.ino, mode, path, name,
-        parent: { path: parent.path, dev: parent.dev, ino: parent.ino }, nlookup: 0n,
+        parent: { nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino }, nlookup: 0n,
       };
       this.insert(i);
     } else if (i !== this.root) {
       i.mode = mode;
       i.path = path;
       i.name = name;
-      i.parent = { path: parent.path, dev: parent.dev, ino: parent.ino };
+      i.parent = { nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino };
     }
     i.nlookup += 1n;
     return i;

@@ -1,10 +1,13 @@
 // The passthrough backend: answers FUSE requests from a host directory, as
 // virtiofsd's passthrough_ll does, for what a read-only mount needs, plus
-// DAX mappings. Requests run concurrently (async host calls only); every
-// host access goes through Confine (see confine.ts and docs/PASSTHROUGH.md).
+// DAX mappings. Host calls block the event loop while the host answers
+// fast and go to the thread pool once it did not (slow-guard.ts), so
+// requests still run concurrently on a slow host; every host access goes
+// through Confine (see confine.ts and docs/PASSTHROUGH.md).
 
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
 import { Errno, ErrnoError } from '../../../core/errno';
 import * as K from '../../../fs/virtiofs/fuse/kernel';
 import { Dirent, DirentPlus, direntSize, direntplusSize } from '../../../fs/virtiofs/fuse/dirents';
@@ -12,17 +15,20 @@ import { encodeOutHeader } from '../../../fs/virtiofs/fuse/headers';
 import { encodeReaddirReply, encodeReply } from '../../../fs/virtiofs/fuse/replies';
 import { AnyRequest, Request, decodeRequest } from '../../../fs/virtiofs/fuse/requests';
 import { Attr, EntryOut } from '../../../fs/virtiofs/fuse/structs';
-import { Confine, VerifiedDir, isDotOrDotdot, joinRel, lookupNameErrno } from './confine';
+import { Confine, isDotOrDotdot, joinRel, lookupNameErrno } from './confine';
+import { DirCache, DirFd } from './dir-cache';
 import { DaxMapper } from './dax-mapper';
 import { DaxFlagReader, DaxPolicy, DaxPolicyEvaluator, lsattrDaxFlag } from './dax-policy';
 import { errnoOf } from './errors';
 import { Reserver, fallocateKeepSize } from './fallocate';
-import { DirEntryName, DirFh, FileFh, HandleTable } from './handles';
+import { DirEntryName, DirFh, FileFh, Fh, HandleTable } from './handles';
+import { HostCalls } from './host';
 import { S_IFDIR, S_IFMT, isDir, isLnk, isReg, modeToDtype, statToAttr } from './host-attrs';
 import { DEFAULT_MAX_PAGES, negotiateInit } from './init';
 import { Inode, InodeTable } from './inodes';
 import { PassthroughLogger, consoleLogger } from './logger';
 import { checkRemove, checkSetup } from './mappings';
+import { SlowGuard } from './slow-guard';
 
 const { O_RDONLY, O_APPEND, O_TRUNC, O_SYNC, O_DSYNC, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const O_ACCMODE = 3;
@@ -44,6 +50,13 @@ export interface PassthroughOptions {
   /** Test seams: the FS_DAX_FL reader and the block reserver. */
   daxFlagReader?: DaxFlagReader;
   reserver?: Reserver;
+  /** A blocking host call slower than this (ms, default 2) sends its file
+   *  (reads) or its filesystem (metadata) to the thread pool for good. */
+  slowSyncMs?: number;
+  /** The clock (ms) blocking calls are timed with; a test seam. */
+  clock?: () => number;
+  /** Verified directory fds kept open (default 256). */
+  dirCacheSize?: number;
 }
 
 export interface HandleContext {
@@ -66,18 +79,27 @@ function utf8Exact(name: Buffer): string | undefined {
   return Buffer.byteLength(s) === name.length && Buffer.from(s, 'utf8').equals(name) ? s : undefined;
 }
 
+type Found = { kind: 'dot'; ino: bigint } | { kind: 'gone' } | { kind: 'ok'; st: BigIntStats; dax: boolean };
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** FUSE_READs up to this size are read with a blocking pread (see read()). */
 const SYNC_READ_MAX = 128 * 1024;
-/** A blocking read slower than this sends its file to the thread pool. */
-const SYNC_READ_SLOW_MS = 2;
+/** A blocking host call slower than this leaves the event loop. */
+const SLOW_SYNC_MS = 2;
+const DIR_CACHE_SIZE = 256;
+const readAsync = promisify(fs.read);
+const fsyncAsync = promisify(fs.fsync);
+const fdatasyncAsync = promisify(fs.fdatasync);
 
 export class PassthroughServer {
   private readonly confine: Confine;
   private readonly inodes: InodeTable;
   private readonly handles = new HandleTable();
-  /** Open files whose blocking read was slow: they use the thread pool. */
-  private readonly slowFiles = new WeakSet<FileFh>();
+  /** Metadata calls, timed per filesystem (st_dev). */
+  private readonly host: HostCalls;
+  /** Reads, timed per open file. */
+  private readonly readGuard: SlowGuard<FileFh>;
+  private readonly dirs: DirCache;
   private readonly policy: DaxPolicyEvaluator;
   private readonly log: PassthroughLogger;
   private readonly readonly: boolean;
@@ -88,11 +110,21 @@ export class PassthroughServer {
   private initialized = false;
 
   constructor(opts: PassthroughOptions) {
-    this.confine = new Confine(opts.root);
-    const st = fs.fstatSync(this.confine.rootFd, { bigint: true });
+    this.log = opts.logger ?? consoleLogger;
+    const slowMs = opts.slowSyncMs ?? SLOW_SYNC_MS;
+    const clock = opts.clock ?? (() => performance.now());
+    this.host = new HostCalls(new SlowGuard<bigint>(slowMs, clock, new Map(), (dev, ms, strikes, final) => {
+      const msg = `a blocking host call on filesystem ${dev} took ${ms.toFixed(1)} ms: its metadata calls go `
+        + `to the thread pool${final ? ' for good' : ' until they are fast again'}`;
+      if (strikes === 1 || final) this.log.warn(msg);
+      else this.log.debug?.(msg);
+    }));
+    this.readGuard = new SlowGuard<FileFh>(slowMs, clock, new WeakMap());
+    this.dirs = new DirCache(Math.max(0, Math.floor(opts.dirCacheSize ?? DIR_CACHE_SIZE)));
+    this.confine = new Confine(opts.root, this.host);
+    const st = this.confine.rootDir.stat;
     this.inodes = new InodeTable(st.dev, st.ino, Number(st.mode));
     this.policy = new DaxPolicyEvaluator(opts.daxPolicy, opts.daxFlagReader ?? lsattrDaxFlag);
-    this.log = opts.logger ?? consoleLogger;
     this.readonly = opts.readonly ?? false;
     this.dax = opts.dax;
     this.timeout = BigInt(Math.max(0, Math.floor(opts.timeout ?? 1)));
@@ -107,6 +139,10 @@ export class PassthroughServer {
 
   get inodeCount(): number { return this.inodes.size; }
   get handleCount(): number { return this.handles.size; }
+  /** Directory fds held by the cache (not counting those only open handles hold). */
+  get cachedDirCount(): number { return this.dirs.size; }
+  /** Filesystems whose metadata calls left the event loop. */
+  slowFilesystem(dev: bigint): boolean { return !this.host.guard.fast(dev); }
 
   /** One FUSE request in, its whole reply out (null: no reply). Never throws. */
   async handle(request: Uint8Array, ctx: HandleContext): Promise<Uint8Array | null> {
@@ -149,6 +185,7 @@ export class PassthroughServer {
   /** Closes every handle and the root; the server is unusable after. */
   async close(): Promise<void> {
     await this.dropHandles();
+    this.dirs.clear();
     this.confine.close();
   }
 
@@ -169,6 +206,7 @@ export class PassthroughServer {
   private forget(nodeid: bigint, n: bigint): void {
     const complaint = this.inodes.forget(nodeid, n);
     if (complaint !== undefined) this.log.warn(complaint);
+    if (this.inodes.get(nodeid) === undefined) this.dirs.drop(nodeid);
   }
 
   private dispatch(req: AnyRequest, ctx: HandleContext): Promise<Uint8Array> {
@@ -209,18 +247,46 @@ export class PassthroughServer {
     return i;
   }
 
-  private openDirOf(i: Inode): Promise<VerifiedDir> {
-    return this.confine.openDir(i.path, i.dev, i.ino);
+  /** The verified fd of directory inode i, with a reference the caller
+   *  releases: the cached one once its path is shown to still lead to it,
+   *  else a fresh one (cached while i is known). */
+  private async dirOf(i: Inode): Promise<DirFd> {
+    if (i === this.inodes.root) return this.confine.rootDir.acquire();
+    const hit = this.dirs.get(i.nodeid);
+    if (hit !== undefined) {
+      hit.acquire();
+      try {
+        await this.confine.checkDir(i.path, hit);
+      } catch (e) {
+        hit.release();
+        // Renamed, moved out or replaced: the fd is of no further use.
+        if (errnoOf(e) === Errno.ESTALE && this.dirs.get(i.nodeid) === hit) this.dirs.drop(i.nodeid);
+        throw e;
+      }
+      return hit;
+    }
+    const d = (await this.confine.openDir(i.path, i.dev, i.ino)).acquire();
+    // Forgotten while opening (thread pool): used once, never cached.
+    if (this.inodes.get(i.nodeid) === i) this.dirs.put(i.nodeid, d);
+    else d.drop();
+    return d;
   }
 
-  /** The verified parent of a non-directory. */
-  private openParentOf(i: Inode): Promise<VerifiedDir> {
+  /** The verified parent of a non-directory, with a reference to release. */
+  private async parentOf(i: Inode): Promise<DirFd> {
     const p = i.parent;
     if (p === null) throw new ErrnoError(Errno.ESTALE, 'inode without a parent');
-    return this.confine.openDir(p.path, p.dev, p.ino);
+    const pi = this.inodes.get(p.nodeid);
+    if (pi !== undefined && pi.dev === p.dev && pi.ino === p.ino) return this.dirOf(pi);
+    // The parent was forgotten: open it for this request only.
+    const d = (await this.confine.openDir(p.path, p.dev, p.ino)).acquire();
+    d.drop();
+    return d;
   }
 
-  private async daxFor(st: BigIntStats, dir: VerifiedDir, name: Buffer): Promise<boolean> {
+  private async daxFor(st: BigIntStats, dir: DirFd, name: Buffer): Promise<boolean> {
+    const now = this.policy.enabledNow(st);
+    if (now !== undefined) return now;
     if (this.policy.policy === 'inode') {
       const s = utf8Exact(name);
       // lsattr takes a string path: a name that is not UTF-8 gets no DAX.
@@ -231,11 +297,14 @@ export class PassthroughServer {
   }
 
   /** lstat of `name` in `dir`, checked to be the inode's (dev, ino). */
-  private async lstatChecked(dir: VerifiedDir, i: Inode): Promise<BigIntStats> {
-    const st = await fs.promises.lstat(dir.child(i.name), { bigint: true }).catch((e: unknown) => {
+  private async lstatChecked(dir: DirFd, i: Inode): Promise<BigIntStats> {
+    let st: BigIntStats;
+    try {
+      st = await this.host.lstat(i.dev, dir.child(i.name));
+    } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') throw new ErrnoError(Errno.ESTALE, 'entry gone');
       throw e;
-    });
+    }
     // The type too: a freed inode number is soon reused (no generation
     // numbers in Node), e.g. a file deleted and replaced by a symlink.
     if (st.dev !== i.dev || st.ino !== i.ino || (Number(st.mode) & S_IFMT) !== (i.mode & S_IFMT)) {
@@ -282,15 +351,15 @@ export class PassthroughServer {
     const bad = lookupNameErrno(req.body.name);
     if (bad !== 0) return errReply(req.unique, bad);
     const name = Buffer.from(req.body.name); // a copy: the request buffer is not ours to keep
-    const dir = await this.openDirOf(parent);
+    const dir = await this.dirOf(parent);
     try {
-      const st = await fs.promises.lstat(dir.child(name), { bigint: true });
+      const st = await this.host.lstat(parent.dev, dir.child(name));
       const dax = await this.daxFor(st, dir, name);
       const i = this.inodes.lookedUp(parent, name, joinRel(parent.path, name), st);
       return encodeReply(K.FUSE_LOOKUP, req.unique,
         this.entryOut(i.nodeid, statToAttr(st, dax ? K.FUSE_ATTR_DAX : 0)));
     } finally {
-      await dir.close();
+      dir.release();
     }
   }
 
@@ -300,19 +369,21 @@ export class PassthroughServer {
     let dax = false;
     const h = (req.body.getattr_flags & K.FUSE_GETATTR_FH) !== 0 ? this.handles.get(req.body.fh) : undefined;
     if (h !== undefined && h.kind === 'file' && h.inode === i) {
-      st = await h.file.stat({ bigint: true });
-      dax = this.policy.policy === 'inode' ? await this.getattrDaxByPath(i, st) : await this.policy.enabled(st, () => '');
+      st = await this.host.fstat(i.dev, h.fd);
+      dax = this.policy.enabledNow(st) ?? await this.getattrDaxByPath(i, st);
+    } else if (i === this.inodes.root) {
+      st = await this.host.fstat(i.dev, this.confine.rootFd);
     } else if (isDir(i.mode)) {
-      const dir = await this.openDirOf(i);
-      st = dir.stat;
-      await dir.close();
+      const dir = await this.dirOf(i);
+      st = dir.stat; // from the check or the open just done
+      dir.release();
     } else {
-      const dir = await this.openParentOf(i);
+      const dir = await this.parentOf(i);
       try {
         st = await this.lstatChecked(dir, i);
         dax = await this.daxFor(st, dir, i.name);
       } finally {
-        await dir.close();
+        dir.release();
       }
     }
     // FUSE_ATTR_DAX in GETATTR too: Linux's fuse_dax_dontcache() compares
@@ -323,8 +394,8 @@ export class PassthroughServer {
   }
 
   private async getattrDaxByPath(i: Inode, st: BigIntStats): Promise<boolean> {
-    const dir = await this.openParentOf(i);
-    try { return await this.daxFor(st, dir, i.name); } finally { await dir.close(); }
+    const dir = await this.parentOf(i);
+    try { return await this.daxFor(st, dir, i.name); } finally { dir.release(); }
   }
 
   private async open(req: Request<typeof K.FUSE_OPEN>): Promise<Uint8Array> {
@@ -338,22 +409,22 @@ export class PassthroughServer {
     // O_NONBLOCK: a FIFO swapped in must not block a libuv thread; it is
     // refused below anyway. O_NOFOLLOW: never open through a symlink.
     const host = acc | (flags & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC)) | O_NOFOLLOW | O_NONBLOCK;
-    const dir = await this.openParentOf(i);
-    let file: fs.promises.FileHandle;
+    const dir = await this.parentOf(i);
+    let fd: number;
     try {
-      file = await fs.promises.open(dir.child(i.name), host);
+      fd = await this.host.open(i.dev, dir.child(i.name), host);
     } finally {
-      await dir.close();
+      dir.release();
     }
     try {
-      const st = await file.stat({ bigint: true });
+      const st = await this.host.fstat(i.dev, fd);
       if (st.dev !== i.dev || st.ino !== i.ino) throw new ErrnoError(Errno.ESTALE, 'file replaced since lookup');
       if (!isReg(Number(st.mode))) throw new ErrnoError(Errno.ENXIO, 'only regular files are opened');
     } catch (e) {
-      await file.close().catch(() => undefined);
+      await this.host.close(i.dev, fd);
       throw e;
     }
-    const fh = this.handles.add({ kind: 'file', file, inode: i, writable: acc !== O_RDONLY });
+    const fh = this.handles.add({ kind: 'file', fd, inode: i, writable: acc !== O_RDONLY });
     return encodeReply(K.FUSE_OPEN, req.unique, { fh, open_flags: 0, backing_id: 0 });
   }
 
@@ -365,22 +436,22 @@ export class PassthroughServer {
     if (req.body.offset <= MAX_SAFE) {
       const pos = Number(req.body.offset);
       // Read straight into the reply; loop only on a short non-EOF read.
-      if (size <= SYNC_READ_MAX && !this.slowFiles.has(h)) {
-        // A blocking pread on the event loop, as virtiofsd's threads do: for a
-        // file in the page cache it takes a few us, while the thread pool
-        // costs two thread wake-ups per request. A file that once took long
-        // (network fs, cold disk) goes to the thread pool for good, so at
-        // most one slow read holds the other requests.
-        const t0 = performance.now();
-        while (n < size) {
-          const got = fs.readSync(h.file.fd, reply, HDR + n, size - n, pos + n);
-          if (got === 0) break;
-          n += got;
+      if (size <= SYNC_READ_MAX && this.readGuard.fast(h)) {
+        // A blocking pread on the event loop (slow-guard.ts): a file that
+        // took long goes to the thread pool.
+        const t0 = this.readGuard.start();
+        try {
+          while (n < size) {
+            const got = fs.readSync(h.fd, reply, HDR + n, size - n, pos + n);
+            if (got === 0) break;
+            n += got;
+          }
+        } finally {
+          this.readGuard.done(h, t0);
         }
-        if (performance.now() - t0 > SYNC_READ_SLOW_MS) this.slowFiles.add(h);
       } else {
         while (n < size) {
-          const { bytesRead } = await h.file.read(reply, HDR + n, size - n, pos + n);
+          const { bytesRead } = await this.readGuard.runAsync(h, () => readAsync(h.fd, reply, HDR + n, size - n, pos + n));
           if (bytesRead === 0) break;
           n += bytesRead;
         }
@@ -398,30 +469,29 @@ export class PassthroughServer {
     const h = this.handles.get(req.body.fh);
     if (h === undefined || h.kind !== kind) return errReply(req.unique, Errno.EBADF);
     this.handles.remove(req.body.fh);
-    await (h.kind === 'file' ? h.file : h.dir).close().catch(() => undefined);
+    await this.closeFh(h);
     return this.empty(req.unique);
   }
 
   private async opendir(req: Request<typeof K.FUSE_OPENDIR>): Promise<Uint8Array> {
     const i = this.inode(req.nodeid);
     if (!isDir(i.mode)) return errReply(req.unique, Errno.ENOTDIR);
-    const dir = await this.openDirOf(i);
+    const dir = await this.dirOf(i); // the reference goes to the DirFh
     let entries: DirEntryName[];
     try {
-      const list = await fs.promises.readdir(Buffer.from(`/proc/self/fd/${dir.handle.fd}`),
-        { encoding: 'buffer', withFileTypes: true });
+      const list = await this.host.list(i.dev, dir.self);
       entries = [{ name: Buffer.from('.'), type: K.DT_DIR }, { name: Buffer.from('..'), type: K.DT_DIR }];
-      for (const e of list) {
+      for (const { name, dirent: e } of list) {
         const type = e.isFile() ? K.DT_REG : e.isDirectory() ? K.DT_DIR : e.isSymbolicLink() ? K.DT_LNK
           : e.isFIFO() ? K.DT_FIFO : e.isCharacterDevice() ? K.DT_CHR : e.isBlockDevice() ? K.DT_BLK
             : e.isSocket() ? K.DT_SOCK : K.DT_UNKNOWN;
-        entries.push({ name: e.name as unknown as Buffer, type });
+        entries.push({ name, type });
       }
     } catch (e) {
-      await dir.close();
+      dir.release();
       throw e;
     }
-    const fh = this.handles.add({ kind: 'dir', dir: dir.handle, inode: i, entries });
+    const fh = this.handles.add({ kind: 'dir', dir, inode: i, entries });
     return encodeReply(K.FUSE_OPENDIR, req.unique, { fh, open_flags: 0, backing_id: 0 });
   }
 
@@ -444,28 +514,16 @@ export class PassthroughServer {
       to++;
     }
     if (to === from) return errReply(req.unique, Errno.EINVAL); // too small for one entry: not EOF
-    const prefix = Buffer.from(`/proc/self/fd/${h.dir.fd}/`);
-    const isRoot = h.inode === this.inodes.root;
     const picked = h.entries.slice(from, to);
-    // Host calls for all picked entries at once; a vanished entry is skipped.
-    type Found = { kind: 'dot'; ino: bigint } | { kind: 'gone' } | { kind: 'ok'; st: BigIntStats; dax: boolean };
-    const found = await Promise.all(picked.map(async (e): Promise<Found> => {
-      const dotdot = e.name.length === 2 && isDotOrDotdot(e.name);
-      // '.' is the directory; the root's '..' stays inside: it is the root.
-      if (isDotOrDotdot(e.name) && (!dotdot || isRoot)) return { kind: 'dot', ino: h.inode.ino };
-      try {
-        const st = await fs.promises.lstat(Buffer.concat([prefix, e.name]), { bigint: true });
-        if (dotdot) return { kind: 'dot', ino: st.ino };
-        if (!plus) return { kind: 'ok', st, dax: false };
-        const dax = await this.policy.enabled(st, () => {
-          const s = utf8Exact(e.name);
-          return s === undefined ? '' : `/proc/${process.pid}/fd/${h.dir.fd}/${s}`;
-        });
-        return { kind: 'ok', st, dax };
-      } catch {
-        return { kind: 'gone' };
-      }
-    }));
+    // A reference for this call: a concurrent RELEASEDIR must not close the
+    // fd under the lstats below.
+    const dir = h.dir.acquire();
+    let found: Found[];
+    try {
+      found = await this.statEntries(h, dir, picked, plus);
+    } finally {
+      dir.release();
+    }
     if (!plus) {
       const list: Dirent[] = [];
       for (let k = 0; k < picked.length; k++) {
@@ -514,16 +572,47 @@ export class PassthroughServer {
     }
   }
 
+  /** One lstat per picked entry through the held directory fd (nothing is
+   *  reopened): in a loop while the filesystem is fast, all at once in the
+   *  thread pool when it is not. A vanished entry is 'gone' (skipped). */
+  private async statEntries(h: DirFh, dir: DirFd, picked: DirEntryName[], plus: boolean): Promise<Found[]> {
+    const dev = h.inode.dev;
+    const isRoot = h.inode === this.inodes.root;
+    const one = async (e: DirEntryName): Promise<Found> => {
+      const dotdot = e.name.length === 2 && isDotOrDotdot(e.name);
+      // '.' is the directory; the root's '..' stays inside: it is the root.
+      if (isDotOrDotdot(e.name) && (!dotdot || isRoot)) return { kind: 'dot', ino: h.inode.ino };
+      let st: BigIntStats;
+      try {
+        const r = this.host.lstat(dev, dir.child(e.name));
+        st = r instanceof Promise ? await r : r;
+      } catch {
+        return { kind: 'gone' };
+      }
+      if (dotdot) return { kind: 'dot', ino: st.ino };
+      if (!plus) return { kind: 'ok', st, dax: false };
+      const dax = this.policy.enabledNow(st) ?? await this.policy.enabled(st, () => {
+        const s = utf8Exact(e.name);
+        return s === undefined ? '' : dir.childForChild(s);
+      }).catch(() => false);
+      return { kind: 'ok', st, dax };
+    };
+    if (!this.host.guard.fast(dev) || (plus && this.policy.policy === 'inode')) return Promise.all(picked.map(one));
+    const found: Found[] = new Array(picked.length);
+    for (let k = 0; k < picked.length; k++) found[k] = await one(picked[k]!);
+    return found;
+  }
+
   private async readlink(req: Request<typeof K.FUSE_READLINK>): Promise<Uint8Array> {
     const i = this.inode(req.nodeid);
     if (!isLnk(i.mode)) return errReply(req.unique, Errno.EINVAL);
-    const dir = await this.openParentOf(i);
+    const dir = await this.parentOf(i);
     try {
       await this.lstatChecked(dir, i);
-      const link = await fs.promises.readlink(dir.child(i.name), { encoding: 'buffer' });
+      const link = await this.host.readlink(i.dev, dir.child(i.name));
       return encodeReply(K.FUSE_READLINK, req.unique, { link });
     } finally {
-      await dir.close();
+      dir.release();
     }
   }
 
@@ -543,8 +632,8 @@ export class PassthroughServer {
 
   private async fsync(req: Request<typeof K.FUSE_FSYNC>): Promise<Uint8Array> {
     const h = this.fileFh(req.body.fh);
-    if ((req.body.fsync_flags & K.FUSE_FSYNC_FDATASYNC) !== 0) await h.file.datasync();
-    else await h.file.sync();
+    if ((req.body.fsync_flags & K.FUSE_FSYNC_FDATASYNC) !== 0) await fdatasyncAsync(h.fd);
+    else await fsyncAsync(h.fd);
     return this.empty(req.unique);
   }
 
@@ -558,9 +647,9 @@ export class PassthroughServer {
       if (this.readonly) return errReply(req.unique, Errno.EROFS);
       // mmap(PROT_WRITE, MAP_SHARED) of a read-only fd fails EACCES in QEMU.
       if (!h.writable) return errReply(req.unique, Errno.EACCES);
-      await this.reserve(h.file.fd, m.foffset, m.len);
+      await this.reserve(h.fd, m.foffset, m.len);
     }
-    await this.dax.map({ moffset: m.moffset, len: m.len, fd: h.file.fd, foffset: m.foffset, writable: m.writable });
+    await this.dax.map({ moffset: m.moffset, len: m.len, fd: h.fd, foffset: m.foffset, writable: m.writable });
     return this.empty(req.unique);
   }
 
@@ -574,6 +663,7 @@ export class PassthroughServer {
 
   private async destroy(req: Request<typeof K.FUSE_DESTROY>): Promise<Uint8Array> {
     await this.dropHandles();
+    this.dirs.clear();
     this.inodes.clear();
     this.initialized = false;
     return this.empty(req.unique);
@@ -581,6 +671,11 @@ export class PassthroughServer {
 
   private async dropHandles(): Promise<void> {
     const all = this.handles.drain();
-    await Promise.all(all.map((h) => (h.kind === 'file' ? h.file : h.dir).close().catch(() => undefined)));
+    await Promise.all(all.map((h) => this.closeFh(h)));
+  }
+
+  private async closeFh(h: Fh): Promise<void> {
+    if (h.kind === 'file') await this.host.close(h.inode.dev, h.fd);
+    else h.dir.release();
   }
 }

@@ -1,0 +1,194 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Errno } from '../../core/errno';
+import * as K from '../../fs/virtiofs/fuse/kernel';
+import { fuseName, nameToString } from '../../fs/virtiofs/fuse';
+import { PassthroughServer } from '../../tools/vmm/passthrough';
+import { PassthroughClient } from '../../tools/vmm/passthrough/client';
+import { DirCache, DirFd } from '../../tools/vmm/passthrough/dir-cache';
+import { MAX_STRIKES, RECOVER, SlowGuard } from '../../tools/vmm/passthrough/slow-guard';
+
+const t = suite('passthrough-dircache');
+const quiet = { warn: (_: string) => undefined };
+const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+
+async function setup(opts: { dirCacheSize?: number; slowSyncMs?: number; clock?: () => number; warn?: (m: string) => void } = {}) {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ptdc-'));
+  const root = path.join(base, 'root');
+  const outside = path.join(base, 'outside');
+  fs.mkdirSync(outside);
+  fs.writeFileSync(path.join(outside, 'f'), 'SECRET');
+  for (let k = 0; k < 5; k++) {
+    fs.mkdirSync(path.join(root, `d${k}`), { recursive: true });
+    fs.writeFileSync(path.join(root, `d${k}`, 'f'), `inside${k}`);
+  }
+  const server = new PassthroughServer({
+    root, daxPolicy: 'none', logger: { warn: opts.warn ?? quiet.warn },
+    dirCacheSize: opts.dirCacheSize, slowSyncMs: opts.slowSyncMs, clock: opts.clock,
+  });
+  const c = new PassthroughClient(server);
+  await c.init();
+  const done = async () => { await server.close(); fs.rmSync(base, { recursive: true, force: true }); };
+  return { root, outside, server, c, done };
+}
+
+const lookup = (c: PassthroughClient, parent: bigint, name: string) => c.call(K.FUSE_LOOKUP, parent, { name: fuseName(name) });
+const getattr = (c: PassthroughClient, id: bigint) => c.call(K.FUSE_GETATTR, id, { getattr_flags: 0, fh: 0n });
+
+t('a cached directory swapped for a symlink to outside is ESTALE and its fd is dropped', async () => {
+  const { c, server, root, outside, done } = await setup();
+  try {
+    const d = (await lookup(c, 1n, 'd0')).body!.nodeid;
+    const f = (await lookup(c, d, 'f')).body!.nodeid; // opens and caches d0's fd
+    assert.is(server.cachedDirCount, 1);
+    const before = fdCount();
+    // Swap: the cached fd still holds the real d0 (now d0.old), but the
+    // recorded path leads outside; the fd is used only after the path is
+    // shown to lead to it, so nothing is served and nothing outside is read.
+    fs.renameSync(path.join(root, 'd0'), path.join(root, 'd0.old'));
+    fs.symlinkSync(outside, path.join(root, 'd0'));
+    assert.is((await lookup(c, d, 'f')).errno, Errno.ESTALE);
+    assert.is(server.cachedDirCount, 0, 'the stale fd left the cache');
+    assert.is(fdCount(), before - 1, 'and was closed');
+    assert.is((await getattr(c, f)).errno, Errno.ESTALE);
+    assert.is((await c.call(K.FUSE_OPEN, f, { flags: 0, open_flags: 0 })).errno, Errno.ESTALE);
+    // renamed back: the same nodeid is served again (reopened, reverified)
+    fs.rmSync(path.join(root, 'd0'));
+    fs.renameSync(path.join(root, 'd0.old'), path.join(root, 'd0'));
+    const o = await c.call(K.FUSE_OPEN, f, { flags: 0, open_flags: 0 });
+    assert.is(o.errno, 0);
+    const rd = await c.call(K.FUSE_READ, f, { fh: o.body!.fh, offset: 0n, size: 100, read_flags: 0, lock_owner: 0n, flags: 0 });
+    assert.is(nameToString(rd.body!.data), 'inside0');
+  } finally { await done(); }
+});
+
+t('a cached directory renamed inside the root: ESTALE under the old path, the same nodeid after a new lookup', async () => {
+  const { c, root, done } = await setup();
+  try {
+    const d = (await lookup(c, 1n, 'd1')).body!.nodeid;
+    assert.is((await lookup(c, d, 'f')).errno, 0);
+    fs.renameSync(path.join(root, 'd1'), path.join(root, 'moved'));
+    assert.is((await lookup(c, d, 'f')).errno, Errno.ESTALE);
+    assert.is((await lookup(c, 1n, 'moved')).body!.nodeid, d);
+    assert.is((await lookup(c, d, 'f')).errno, 0);
+  } finally { await done(); }
+});
+
+t('the cache is bounded: the least recently used fd is closed first', async () => {
+  const { c, server, done } = await setup({ dirCacheSize: 2 });
+  try {
+    const ids: bigint[] = [];
+    for (let k = 0; k < 3; k++) ids.push((await lookup(c, 1n, `d${k}`)).body!.nodeid);
+    const base = fdCount();
+    await lookup(c, ids[0]!, 'f');
+    await lookup(c, ids[1]!, 'f');
+    assert.is(fdCount(), base + 2);
+    await lookup(c, ids[0]!, 'f'); // d0 is now the most recent
+    await lookup(c, ids[2]!, 'f'); // evicts d1
+    assert.is(server.cachedDirCount, 2);
+    assert.is(fdCount(), base + 2);
+    const cache = (server as unknown as { dirs: DirCache }).dirs;
+    assert.ok(cache.get(ids[0]!) !== undefined && cache.get(ids[2]!) !== undefined);
+    assert.is(cache.get(ids[1]!), undefined);
+  } finally { await done(); }
+});
+
+t('FORGET, BATCH_FORGET and DESTROY close the cached fds: no fd leak', async () => {
+  const { c, server, done } = await setup();
+  try {
+    const base = fdCount();
+    const ids: bigint[] = [];
+    for (let k = 0; k < 5; k++) {
+      const id = (await lookup(c, 1n, `d${k}`)).body!.nodeid;
+      ids.push(id);
+      await lookup(c, id, 'f');
+      await getattr(c, id);
+    }
+    assert.is(fdCount(), base + 5);
+    await c.send(K.FUSE_FORGET, ids[0]!, { nlookup: 1n });
+    assert.is(fdCount(), base + 4);
+    await c.send(K.FUSE_BATCH_FORGET, 0n, { forgets: [{ nodeid: ids[1]!, nlookup: 1n }, { nodeid: ids[2]!, nlookup: 1n }] });
+    assert.is(fdCount(), base + 2);
+    assert.is(server.cachedDirCount, 2);
+    // an open directory handle keeps its fd past DESTROY's cache clear until it is closed too
+    const fh = (await c.call(K.FUSE_OPENDIR, ids[3]!, { flags: 0, open_flags: 0 })).body!.fh;
+    assert.ok(fh > 0n);
+    assert.is(fdCount(), base + 2, 'OPENDIR shares the cached fd');
+    assert.is((await c.call(K.FUSE_DESTROY, 0n, null)).errno, 0);
+    assert.is(server.cachedDirCount, 0);
+    assert.is(fdCount(), base);
+  } finally { await done(); }
+});
+
+t('an fd in use is closed only when its last user is done; close() runs each close once', () => {
+  const closed: number[] = [];
+  const st = fs.statSync(os.tmpdir(), { bigint: true });
+  const cache = new DirCache(1);
+  const a = new DirFd(1001, st, (fd) => { closed.push(fd); });
+  cache.put(1n, a);
+  a.acquire();
+  cache.put(2n, new DirFd(1002, st, (fd) => { closed.push(fd); })); // evicts a, in use
+  assert.equal(closed, []);
+  a.release();
+  assert.equal(closed, [1001]);
+  a.drop();
+  cache.drop(2n);
+  cache.drop(2n);
+  assert.equal(closed, [1001, 1002]);
+});
+
+t('a slow blocking call sends the filesystem to the thread pool, logged once; fast calls bring it back', async () => {
+  let now = 0;
+  let step = 0;
+  const warnings: string[] = [];
+  // every clock reading advances by `step` ms
+  const { c, server, root, done } = await setup({ slowSyncMs: 2, clock: () => (now += step), warn: (m) => { warnings.push(m); } });
+  try {
+    const dev = fs.statSync(root, { bigint: true }).dev;
+    const d = (await lookup(c, 1n, 'd2')).body!.nodeid;
+    assert.not.ok(server.slowFilesystem(dev));
+    step = 5;
+    assert.is((await lookup(c, d, 'f')).errno, 0, 'the slow call still answers');
+    assert.ok(server.slowFilesystem(dev));
+    assert.is(warnings.length, 1);
+    assert.match(warnings[0]!, /thread pool/);
+    // still slow in the thread pool: stays there, no new warning
+    for (let k = 0; k < RECOVER + 2; k++) assert.is((await getattr(c, d)).errno, 0);
+    assert.ok(server.slowFilesystem(dev));
+    assert.is(warnings.length, 1);
+    // fast in the thread pool RECOVER times in a row: back to blocking calls
+    step = 0;
+    for (let k = 0; k < RECOVER; k++) assert.is((await getattr(c, d)).errno, 0);
+    assert.not.ok(server.slowFilesystem(dev));
+    // a listing works both ways
+    step = 5;
+    const fh = (await c.call(K.FUSE_OPENDIR, d, { flags: 0, open_flags: 0 })).body!.fh;
+    assert.ok(server.slowFilesystem(dev));
+    const r = await c.call(K.FUSE_READDIRPLUS, d, { fh, offset: 0n, size: 4096, read_flags: 0, lock_owner: 0n, flags: 0 });
+    assert.equal(r.body!.entries.map((e) => nameToString(e.dirent.name)), ['.', '..', 'f']);
+  } finally { await done(); }
+});
+
+t('SlowGuard: a key that strikes out stays slow for good', () => {
+  let now = 0;
+  const events: [string, number, boolean][] = [];
+  const g = new SlowGuard<string>(2, () => now, new Map(), (k, _ms, strikes, final) => { events.push([k, strikes, final]); });
+  const slowCall = () => g.run('a', () => { now += 3; });
+  const fastAsync = () => { const t0 = g.start(); g.asyncDone('a', t0); };
+  for (let s = 1; s <= MAX_STRIKES; s++) {
+    assert.ok(g.fast('a'));
+    slowCall();
+    assert.not.ok(g.fast('a'));
+    for (let k = 0; k < RECOVER; k++) fastAsync();
+  }
+  assert.not.ok(g.fast('a'), 'struck out');
+  assert.equal(events, [['a', 1, false], ['a', 2, false], ['a', 3, true]]);
+  assert.ok(g.fast('b'));
+  g.run('b', () => { now += 2; }); // at the threshold is not slow
+  assert.ok(g.fast('b'));
+});
+
+t.run();

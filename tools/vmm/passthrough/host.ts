@@ -1,0 +1,97 @@
+// The host metadata calls (open, fstat, lstat, readlink, close, readdir),
+// blocking on the event loop while the filesystem is fast, through the
+// thread pool once it was not (SlowGuard, keyed by the st_dev of the
+// filesystem the call is for: slowness is a filesystem's). Every fd is a plain number: a FileHandle
+// could not be closed synchronously.
+
+import * as fs from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
+import { SlowGuard } from './slow-guard';
+
+const openAsync = promisify(fs.open);
+const closeAsync = promisify(fs.close);
+const fstatAsync = (fd: number): Promise<BigIntStats> => new Promise((resolve, reject) => {
+  fs.fstat(fd, { bigint: true }, (err, st) => { if (err) reject(err); else resolve(st); });
+});
+const BIG = { bigint: true } as const;
+/** Entries fetched per getdents by a blocking listing. */
+const LIST_BATCH = 256;
+
+export interface Listed {
+  name: Buffer;
+  dirent: fs.Dirent;
+}
+
+export class HostCalls {
+  constructor(readonly guard: SlowGuard<bigint>) {}
+
+  lstat(dev: bigint, path: Buffer): Promise<BigIntStats> | BigIntStats {
+    if (!this.guard.fast(dev)) return this.guard.runAsync(dev, () => fs.promises.lstat(path, BIG));
+    const t0 = this.guard.start();
+    try { return fs.lstatSync(path, BIG); } finally { this.guard.done(dev, t0); }
+  }
+
+  fstat(dev: bigint, fd: number): Promise<BigIntStats> | BigIntStats {
+    if (!this.guard.fast(dev)) return this.guard.runAsync(dev, () => fstatAsync(fd));
+    const t0 = this.guard.start();
+    try { return fs.fstatSync(fd, BIG); } finally { this.guard.done(dev, t0); }
+  }
+
+  open(dev: bigint, path: Buffer, flags: number): Promise<number> | number {
+    if (!this.guard.fast(dev)) return this.guard.runAsync(dev, () => openAsync(path, flags));
+    const t0 = this.guard.start();
+    try { return fs.openSync(path, flags); } finally { this.guard.done(dev, t0); }
+  }
+
+  readlink(dev: bigint, path: Buffer): Promise<Buffer> | Buffer {
+    if (!this.guard.fast(dev)) return this.guard.runAsync(dev, () => fs.promises.readlink(path, { encoding: 'buffer' }));
+    const t0 = this.guard.start();
+    try { return fs.readlinkSync(path, { encoding: 'buffer' }); } finally { this.guard.done(dev, t0); }
+  }
+
+  /** Closes an fd; never throws (there is nothing to do about a failed close). */
+  close(dev: bigint, fd: number): Promise<void> | void {
+    if (!this.guard.fast(dev)) return this.guard.runAsync(dev, () => closeAsync(fd)).catch(() => undefined);
+    const t0 = this.guard.start();
+    try { fs.closeSync(fd); } catch { /* already closed */ } finally { this.guard.done(dev, t0); }
+  }
+
+  /** The entries of the directory at `path` (not '.' nor '..'). A blocking
+   *  listing is timed per getdents batch, so a big directory on a fast
+   *  filesystem is not mistaken for a slow one; it yields to the event loop
+   *  whenever it has held it for longer than the threshold. */
+  async list(dev: bigint, path: Buffer): Promise<Listed[]> {
+    if (!this.guard.fast(dev)) {
+      const list = await this.guard.runAsync(dev, () => fs.promises.readdir(path, { encoding: 'buffer', withFileTypes: true }));
+      return list.map((d) => ({ name: d.name as unknown as Buffer, dirent: d as unknown as fs.Dirent }));
+    }
+    const out: Listed[] = [];
+    // Node's types omit the 'buffer' encoding opendir accepts (names are
+    // host bytes, not necessarily UTF-8).
+    const opts = { encoding: 'buffer', bufferSize: LIST_BATCH } as unknown as fs.OpenDirOptions;
+    const dir = this.guard.run(dev, () => fs.opendirSync(path as unknown as string, opts));
+    try {
+      let slice = this.guard.start();
+      for (;;) {
+        if (!this.guard.fast(dev)) {
+          // Turned slow mid-listing: the rest through the thread pool.
+          for (let d = await dir.read(); d !== null; d = await dir.read()) out.push({ name: d.name as unknown as Buffer, dirent: d });
+          break;
+        }
+        const t0 = this.guard.start();
+        let d: fs.Dirent | null;
+        try { d = dir.readSync(); } finally { this.guard.done(dev, t0); }
+        if (d === null) break;
+        out.push({ name: d.name as unknown as Buffer, dirent: d });
+        if ((out.length & (LIST_BATCH - 1)) === 0 && this.guard.clock() - slice > this.guard.slowMs) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          slice = this.guard.start();
+        }
+      }
+    } finally {
+      dir.closeSync();
+    }
+    return out;
+  }
+}
