@@ -42,6 +42,8 @@ const TWO_32 = 0x1_0000_0000;
 const MAX_ADDR_HI = 0x1fffff;
 // rust-vmm: an indirect table holds at most u16::MAX descriptors.
 const MAX_INDIRECT_ENTRIES = 0xffff;
+// An indirect table up to this size is copied in one access, then walked.
+const INDIRECT_SNAPSHOT_BYTES = 256 * DESC_SIZE;
 
 export class DeviceQueue {
   readonly size: number;
@@ -56,6 +58,20 @@ export class DeviceQueue {
   private usedIdx: number;
   private signalled: number;   // used.idx at the last interrupt decision
   private notifications = true;
+  private availEventShadow = -1; // what we last wrote to avail_event
+
+  // Avail ring entries read in one access, not yet popped: [availPos, availEnd).
+  private readonly availBuf: Uint8Array;
+  private readonly availView: DataView;
+  private availPos = 0;
+  private availEnd = 0;
+  // One descriptor, or a whole small indirect table, copied out of guest memory.
+  private readonly descBuf = new Uint8Array(DESC_SIZE);
+  private readonly descView = new DataView(this.descBuf.buffer);
+  private snapBuf = new Uint8Array(0);
+  private snapView = new DataView(this.snapBuf.buffer);
+  private readonly usedElem = new Uint8Array(USED_ELEM_SIZE);
+  private readonly usedElemView = new DataView(this.usedElem.buffer);
 
   constructor(private readonly mem: GuestMemory, private readonly config: QueueConfig, state?: DeviceQueueState) {
     checkQueueConfig(mem, config);
@@ -70,6 +86,8 @@ export class DeviceQueue {
     this.lastAvail = (state?.nextAvail ?? 0) & 0xffff;
     this.usedIdx = (state?.nextUsed ?? 0) & 0xffff;
     this.signalled = this.usedIdx;
+    this.availBuf = new Uint8Array(2 * size);
+    this.availView = new DataView(this.availBuf.buffer);
   }
 
   /** Next avail index to pop and next used index to fill (vhost-user GET_VRING_BASE). */
@@ -79,19 +97,33 @@ export class DeviceQueue {
 
   /** The next chain the driver made available, or undefined when none. */
   pop(): Chain | undefined {
-    const availIdx = this.avail.u16(RING_IDX);
-    const ahead = (availIdx - this.lastAvail) & 0xffff;
-    if (ahead > this.size) {
-      throw new VirtqueueError('avail-idx', `avail.idx ${availIdx} is ${ahead} past ${this.lastAvail}, queue size ${this.size}`);
+    if (this.availPos === this.availEnd) {
+      const availIdx = this.avail.u16(RING_IDX);
+      const ahead = (availIdx - this.lastAvail) & 0xffff;
+      if (ahead > this.size) {
+        throw new VirtqueueError('avail-idx', `avail.idx ${availIdx} is ${ahead} past ${this.lastAvail}, queue size ${this.size}`);
+      }
+      if (ahead === 0) {
+        this.publishAvailEvent();
+        return undefined;
+      }
+      // Every entry published so far (up to the ring's end) in one access,
+      // read after idx as the spec orders it; each is still read only once.
+      const slot = this.lastAvail & this.mask;
+      const n = Math.min(ahead, this.size - slot);
+      this.avail.readInto(RING_ENTRIES + 2 * slot, this.availBuf.subarray(0, 2 * n));
+      this.availPos = 0;
+      this.availEnd = n;
     }
-    if (ahead === 0) {
-      this.publishAvailEvent();
-      return undefined;
-    }
-    const head = this.avail.u16(RING_ENTRIES + 2 * (this.lastAvail & this.mask));
+    const head = this.availView.getUint16(2 * this.availPos++, true);
     this.lastAvail = (this.lastAvail + 1) & 0xffff;
     this.publishAvailEvent();
     return this.readChain(head);
+  }
+
+  /** Chains known to be available without another read of avail.idx. */
+  get availKnown(): number {
+    return this.availEnd - this.availPos;
   }
 
   /** Return a chain to the driver with `len` bytes written; publishes used.idx. */
@@ -103,8 +135,10 @@ export class DeviceQueue {
       throw new VirtqueueError('used-len', `used len ${len} is not a u32`, head);
     }
     const slot = RING_ENTRIES + USED_ELEM_SIZE * (this.usedIdx & this.mask);
-    this.used.setU32(slot, head);
-    this.used.setU32(slot + 4, len);
+    // id and len in one access, then idx.
+    this.usedElemView.setUint32(0, head, true);
+    this.usedElemView.setUint32(4, len, true);
+    this.used.write(slot, this.usedElem);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
     this.used.setU16(RING_IDX, this.usedIdx);
   }
@@ -139,7 +173,11 @@ export class DeviceQueue {
 
   /** With EVENT_IDX: kick me once the driver publishes past what I popped. */
   private publishAvailEvent(): void {
-    if (this.config.eventIdx && this.notifications) this.used.setU16(this.availEventOff, this.lastAvail);
+    // The used ring is ours: a value already there need not be written again.
+    if (this.config.eventIdx && this.notifications && this.availEventShadow !== this.lastAvail) {
+      this.used.setU16(this.availEventOff, this.lastAvail);
+      this.availEventShadow = this.lastAvail;
+    }
   }
 
   private readChain(head: number): Chain {
@@ -149,18 +187,29 @@ export class DeviceQueue {
     let readableLen = 0;
     let writableLen = 0;
     let table = this.desc;
+    let snap = false; // the table is in snapBuf (a small indirect one)
     let tableLen = this.size;
     let budget = this.size; // descriptors left before the walk must be a loop
     let indirect = false;
     let i = head;
     for (;;) {
-      // Each field read once: the driver may change the table under us.
-      const off = i * DESC_SIZE;
-      const lo = table.u32(off + DESC_ADDR);
-      const hi = table.u32(off + DESC_ADDR + 4);
-      const len = table.u32(off + DESC_LEN);
-      const flags = table.u16(off + DESC_FLAGS);
-      const next = table.u16(off + DESC_NEXT);
+      // Each descriptor copied out once, in one access: the driver may change
+      // the table under us.
+      let dv: DataView;
+      let off: number;
+      if (snap) {
+        dv = this.snapView;
+        off = i * DESC_SIZE;
+      } else {
+        table.readInto(i * DESC_SIZE, this.descBuf);
+        dv = this.descView;
+        off = 0;
+      }
+      const lo = dv.getUint32(off + DESC_ADDR, true);
+      const hi = dv.getUint32(off + DESC_ADDR + 4, true);
+      const len = dv.getUint32(off + DESC_LEN, true);
+      const flags = dv.getUint16(off + DESC_FLAGS, true);
+      const next = dv.getUint16(off + DESC_NEXT, true);
       const addr = hi * TWO_32 + lo;
 
       if (flags & VIRTQ_DESC_F_INDIRECT) {
@@ -174,6 +223,14 @@ export class DeviceQueue {
           this.fail('address', head, `indirect table [0x${addr.toString(16)}, +${len}) outside guest memory`);
         }
         table = new Area(this.mem, addr, len);
+        if (len <= INDIRECT_SNAPSHOT_BYTES) {
+          if (this.snapBuf.length < len) {
+            this.snapBuf = new Uint8Array(INDIRECT_SNAPSHOT_BYTES);
+            this.snapView = new DataView(this.snapBuf.buffer);
+          }
+          table.readInto(0, this.snapBuf.subarray(0, len));
+          snap = true;
+        }
         tableLen = len / DESC_SIZE;
         budget = tableLen;
         indirect = true;

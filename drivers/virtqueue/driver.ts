@@ -67,6 +67,16 @@ export class DriverQueue<T> {
   private readonly scratch: Uint8Array;
   private readonly scratchView: DataView;
 
+  // Our copy of what we wrote to each descriptor (descValid: written at all):
+  // a slot reused with the same contents is not written again.
+  private readonly descShadow: Uint8Array;
+  private readonly descShadowView: DataView;
+  private readonly descValid: Uint8Array;
+  private usedEventShadow = 0; // what we last wrote to used_event
+  // Used elements copied out in one access per harvest.
+  private readonly usedBuf: Uint8Array;
+  private readonly usedView: DataView;
+
   /** Initializes the rings: do this before setting QueueReady. */
   constructor(private readonly mem: GuestMemory, private readonly config: QueueConfig,
               private readonly allocator?: RingAllocator) {
@@ -91,6 +101,11 @@ export class DriverQueue<T> {
     const useIndirect = config.indirect && allocator !== undefined;
     this.scratch = new Uint8Array(useIndirect ? DESC_SIZE * size : 0);
     this.scratchView = new DataView(this.scratch.buffer);
+    this.descShadow = new Uint8Array(DESC_SIZE * size);
+    this.descShadowView = new DataView(this.descShadow.buffer);
+    this.descValid = new Uint8Array(size);
+    this.usedBuf = new Uint8Array(USED_ELEM_SIZE * size);
+    this.usedView = new DataView(this.usedBuf.buffer);
 
     for (const off of [RING_FLAGS, RING_IDX, this.usedEventOff]) this.avail.setU16(off, 0);
     for (const off of [RING_FLAGS, RING_IDX, this.availEventOff]) this.used.setU16(off, 0);
@@ -215,10 +230,15 @@ export class DriverQueue<T> {
       if (((usedIdx - this.lastUsed) & 0xffff) > this.size) {
         throw new VirtqueueError('used-idx', `used.idx ${usedIdx} is more than ${this.size} past ${this.lastUsed}`);
       }
-      while (this.lastUsed !== usedIdx) {
-        const slot = RING_ENTRIES + USED_ELEM_SIZE * (this.lastUsed & this.mask);
-        const id = this.used.u32(slot);
-        const len = this.used.u32(slot + 4);
+      // The new elements in one access (two when they wrap), after idx.
+      const ahead = (usedIdx - this.lastUsed) & 0xffff;
+      const first = this.lastUsed & this.mask;
+      const n1 = Math.min(ahead, this.size - first);
+      if (n1 > 0) this.used.readInto(RING_ENTRIES + USED_ELEM_SIZE * first, this.usedBuf.subarray(0, USED_ELEM_SIZE * n1));
+      if (ahead > n1) this.used.readInto(RING_ENTRIES, this.usedBuf.subarray(USED_ELEM_SIZE * n1, USED_ELEM_SIZE * ahead));
+      for (let k = 0; this.lastUsed !== usedIdx; k++) {
+        const id = this.usedView.getUint32(USED_ELEM_SIZE * k, true);
+        const len = this.usedView.getUint32(USED_ELEM_SIZE * k + 4, true);
         const badId = id >= this.size || this.inFlight[id] === 0;
         if (badId || len > this.writableTotal[id]) {
           if (out.length > 0) return out;
@@ -234,7 +254,7 @@ export class DriverQueue<T> {
       return out;
     } finally {
       // As Linux: with interrupts on, ask for one at the next used entry.
-      if (this.config.eventIdx && this.interrupts) this.avail.setU16(this.usedEventOff, this.lastUsed);
+      if (this.config.eventIdx && this.interrupts) this.setUsedEvent(this.lastUsed);
     }
   }
 
@@ -249,7 +269,7 @@ export class DriverQueue<T> {
    */
   enableInterrupts(): boolean {
     this.interrupts = true;
-    if (this.config.eventIdx) this.avail.setU16(this.usedEventOff, this.lastUsed);
+    if (this.config.eventIdx) this.setUsedEvent(this.lastUsed);
     else this.avail.setU16(RING_FLAGS, 0);
     return this.hasUsed();
   }
@@ -282,14 +302,29 @@ export class DriverQueue<T> {
     }
   }
 
+  /** The avail ring is ours: a value already there need not be written again. */
+  private setUsedEvent(v: number): void {
+    if (v === this.usedEventShadow) return;
+    this.avail.setU16(this.usedEventOff, v);
+    this.usedEventShadow = v;
+  }
+
+  /** One 16-byte access, or none when the slot already holds these contents. */
   private writeDesc(i: number, addr: number, len: number, flags: number, next: number): void {
     const off = i * DESC_SIZE;
-    const d = this.desc;
-    d.setU32(off + DESC_ADDR, addr >>> 0);
-    d.setU32(off + DESC_ADDR + 4, Math.floor(addr / TWO_32));
-    d.setU32(off + DESC_LEN, len);
-    d.setU16(off + DESC_FLAGS, flags);
-    d.setU16(off + DESC_NEXT, next);
+    const dv = this.descShadowView;
+    const lo = addr >>> 0;
+    const hi = Math.floor(addr / TWO_32);
+    if (this.descValid[i] && dv.getUint32(off + DESC_ADDR, true) === lo && dv.getUint32(off + DESC_ADDR + 4, true) === hi
+        && dv.getUint32(off + DESC_LEN, true) === len && dv.getUint16(off + DESC_FLAGS, true) === flags
+        && dv.getUint16(off + DESC_NEXT, true) === next) return;
+    dv.setUint32(off + DESC_ADDR, lo, true);
+    dv.setUint32(off + DESC_ADDR + 4, hi, true);
+    dv.setUint32(off + DESC_LEN, len, true);
+    dv.setUint16(off + DESC_FLAGS, flags, true);
+    dv.setUint16(off + DESC_NEXT, next, true);
+    this.descValid[i] = 1;
+    this.desc.write(off, this.descShadow.subarray(off, off + DESC_SIZE));
   }
 
   private release(head: number): T {

@@ -125,18 +125,18 @@ class TcpWireTransport implements WireTransport {
     const frame = encodeRegRead(id, offset, width); // throws RangeError on a caller bug, before anything is pending
     return new Promise<number>((resolve, reject) => {
       this.reads.set(id, { resolve, reject });
-      this.socket.write(frame);
+      this.post(frame);
     });
   }
 
   write(offset: number, width: RegisterWidth, value: number): void {
     if (this.state !== 'open') return; // posted: a write to a gone device is lost, as on hardware
-    this.socket.write(offset === QUEUE_NOTIFY_OFFSET && width === 4 ? encodeNotify(value) : encodeRegWrite(offset, width, value));
+    this.post(offset === QUEUE_NOTIFY_OFFSET && width === 4 ? encodeNotify(value) : encodeRegWrite(offset, width, value));
   }
 
   notify(queue: number): void {
     if (this.state !== 'open') return;
-    this.socket.write(encodeNotify(queue));
+    this.post(encodeNotify(queue));
   }
 
   onInterrupt(handler: (status?: number) => void): void {
@@ -167,6 +167,26 @@ class TcpWireTransport implements WireTransport {
   }
 
   // ------------------------------------------------------------ internals
+
+  /**
+   * Send a frame with whatever else this event-loop turn sends (the posted
+   * InterruptACK of an INTERRUPT and the NOTIFY of the requests its replies
+   * set off): one socket write, so one wake-up of the device model.
+   */
+  private post(frame: Uint8Array): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
+    this.socket.write(frame);
+  }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /** Close once: reject what is pending, tell the close handlers. */
   private fail(reason: ErrnoError): void {

@@ -134,6 +134,9 @@ export class FuseQueueBackend implements VirtioFsBackend {
           budget--;
           this.start(q, chain);
           if (!q.live) return;
+          // Nothing more seen at the last avail.idx read: setNotification(true)
+          // below reads it again anyway, so a pop now would be one read too many.
+          if (dq.availKnown === 0) break;
         }
         if (budget <= 0) {
           // A driver that keeps publishing must not starve the event loop.
