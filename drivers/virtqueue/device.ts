@@ -13,12 +13,12 @@
 
 import { GuestMemory } from '../../core/memory';
 import { Area } from './area';
+import { SplitRing } from './ring';
 import { VirtqueueError, VirtqueueErrorKind } from './errors';
 import {
   DESC_ADDR, DESC_FLAGS, DESC_LEN, DESC_NEXT, DESC_SIZE, Iovec, QueueConfig, RING_ENTRIES, RING_FLAGS,
   RING_IDX, USED_ELEM_SIZE, VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY, availEventOffset, availRingSize, checkQueueConfig,
-  descTableSize, usedEventOffset, usedRingSize, vringNeedEvent,
+  VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY, vringNeedEvent,
 } from './layout';
 
 /** A chain as the device sees it: readable parts first, writable after. */
@@ -45,15 +45,7 @@ const MAX_INDIRECT_ENTRIES = 0xffff;
 // An indirect table up to this size is copied in one access, then walked.
 const INDIRECT_SNAPSHOT_BYTES = 256 * DESC_SIZE;
 
-export class DeviceQueue {
-  readonly size: number;
-  private readonly mask: number;
-  private readonly desc: Area;
-  private readonly avail: Area;
-  private readonly used: Area;
-  private readonly usedEventOff: number;
-  private readonly availEventOff: number;
-
+export class DeviceQueue extends SplitRing {
   private lastAvail: number;
   private usedIdx: number;
   private signalled: number;   // used.idx at the last interrupt decision
@@ -73,16 +65,9 @@ export class DeviceQueue {
   private readonly usedElem = new Uint8Array(USED_ELEM_SIZE);
   private readonly usedElemView = new DataView(this.usedElem.buffer);
 
-  constructor(private readonly mem: GuestMemory, private readonly config: QueueConfig, state?: DeviceQueueState) {
-    checkQueueConfig(mem, config);
-    const size = config.size;
-    this.size = size;
-    this.mask = size - 1;
-    this.desc = new Area(mem, config.desc, descTableSize(size));
-    this.avail = new Area(mem, config.avail, availRingSize(size));
-    this.used = new Area(mem, config.used, usedRingSize(size));
-    this.usedEventOff = usedEventOffset(size);
-    this.availEventOff = availEventOffset(size);
+  constructor(mem: GuestMemory, config: QueueConfig, state?: DeviceQueueState) {
+    super(mem, config);
+    const size = this.size;
     this.lastAvail = (state?.nextAvail ?? 0) & 0xffff;
     this.usedIdx = (state?.nextUsed ?? 0) & 0xffff;
     this.signalled = this.usedIdx;

@@ -5,13 +5,12 @@
 // anything, so a bad id or length cannot double-free or leak a descriptor.
 
 import { GuestMemory } from '../../core/memory';
-import { Area } from './area';
+import { SplitRing } from './ring';
 import { VirtqueueError } from './errors';
 import {
   DESC_ADDR, DESC_FLAGS, DESC_LEN, DESC_NEXT, DESC_SIZE, Iovec, QueueConfig, RING_ENTRIES, RING_FLAGS,
   RING_IDX, USED_ELEM_SIZE, VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY, availEventOffset, availRingSize, checkQueueConfig,
-  descTableSize, usedEventOffset, usedRingSize, vringNeedEvent,
+  VIRTQ_DESC_F_WRITE, VIRTQ_USED_F_NO_NOTIFY, vringNeedEvent,
 } from './layout';
 
 /** Guest-physical memory for indirect tables (core/allocator.ts satisfies it). */
@@ -35,15 +34,7 @@ const TWO_32 = 0x1_0000_0000;
  * goes in an indirect table and costs one ring descriptor. When the
  * allocator fails (throws), the chain falls back to direct descriptors.
  */
-export class DriverQueue<T> {
-  readonly size: number;
-  private readonly mask: number;
-  private readonly desc: Area;
-  private readonly avail: Area;
-  private readonly used: Area;
-  private readonly usedEventOff: number;
-  private readonly availEventOff: number;
-
+export class DriverQueue<T> extends SplitRing {
   // Our own copy of the free-list links: the device may scribble on the table.
   private readonly nextFree: Uint16Array;
   private freeHead = 0;
@@ -78,17 +69,9 @@ export class DriverQueue<T> {
   private readonly usedView: DataView;
 
   /** Initializes the rings: do this before setting QueueReady. */
-  constructor(private readonly mem: GuestMemory, private readonly config: QueueConfig,
-              private readonly allocator?: RingAllocator) {
-    checkQueueConfig(mem, config);
-    const size = config.size;
-    this.size = size;
-    this.mask = size - 1;
-    this.desc = new Area(mem, config.desc, descTableSize(size));
-    this.avail = new Area(mem, config.avail, availRingSize(size));
-    this.used = new Area(mem, config.used, usedRingSize(size));
-    this.usedEventOff = usedEventOffset(size);
-    this.availEventOff = availEventOffset(size);
+  constructor(mem: GuestMemory, config: QueueConfig, private readonly allocator?: RingAllocator) {
+    super(mem, config);
+    const size = this.size;
     this.nextFree = new Uint16Array(size);
     for (let i = 0; i < size - 1; i++) this.nextFree[i] = i + 1;
     this.nFree = size;
