@@ -11,7 +11,7 @@ import { runCommand, type ShellContext } from '../../tools/guest/commands';
 import { mountShare, type GuestMount } from '../../tools/guest/mount';
 import { runLine } from '../../tools/guest/shell';
 import { spawnVmm, type VmmChild } from '../../tools/guest/spawn-vmm';
-import { pattern } from './helpers';
+import { samplePattern as pattern } from '../../tools/guest/sample-tree';
 
 const t = suite('guest commands end to end');
 const MiB = 1 << 20;

@@ -15,7 +15,7 @@ import { runCommand, type ShellContext } from '../../tools/guest/commands';
 import { mountShare, type GuestMount } from '../../tools/guest/mount';
 import { spawnVmm, type VmmChild } from '../../tools/guest/spawn-vmm';
 import { checkFile, checkSymlinks, readPass, walkShare } from '../../tools/guest/verify';
-import { pattern } from './helpers';
+import { samplePattern as pattern } from '../../tools/guest/sample-tree';
 
 const t = suite('guest share end to end');
 const KiB = 1024;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { O_RDONLY } from '../../core/vfs';
 import { mountShare, type GuestMount } from '../../tools/guest/mount';
 import { spawnVmm, type VmmChild } from '../../tools/guest/spawn-vmm';
-import { pattern } from './helpers';
+import { samplePattern as pattern } from '../../tools/guest/sample-tree';
 
 // The life of the real virtiofsd behind the real program (virtiofs-vmm
 // --backend vhost-user): its death mid-read, a queue count it cannot serve,

@@ -8,7 +8,7 @@ import { connectVirtioFs, type RemoteVirtioFs } from '../../drivers/virtio-fs/co
 import { VirtiofsFileSystemType, connectionOf } from '../../fs/virtiofs';
 import { fuseDeviceOf } from '../../fs/virtiofs/driver-device';
 import { spawnVmm, type VmmChild } from '../../tools/guest/spawn-vmm';
-import { pattern } from './helpers';
+import { samplePattern as pattern } from '../../tools/guest/sample-tree';
 
 const t = suite('end to end over TCP');
 const MiB = 1024 * 1024;
