@@ -12,7 +12,7 @@ import type { FuseDevice } from './device';
 import {
   FUSE_ASYNC_READ, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
   FUSE_KERNEL_VERSION, FUSE_MAP_ALIGNMENT, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, ForgetOne, InitOut,
-} from './fuse';
+} from '../fuse';
 import { FuseLog, FuseSession } from './session';
 
 /** The minor this client speaks (flags2, FUSE_HAS_INODE_DAX, FUSE_ATTR_DAX). */

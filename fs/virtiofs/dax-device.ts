@@ -5,7 +5,7 @@
 import { Errno, ErrnoError } from '../../core/errno';
 import type { DaxDevice, DaxWindow, RemoveMappingRange, SetupMappingArgs } from './dax';
 import type { FuseDaxRegion, FuseDevice } from './device';
-import { FUSE_REMOVEMAPPING, FUSE_ROOT_ID, FUSE_SETUPMAPPING, FUSE_SETUPMAPPING_FLAG_READ, FUSE_SETUPMAPPING_FLAG_WRITE } from './fuse';
+import { FUSE_REMOVEMAPPING, FUSE_ROOT_ID, FUSE_SETUPMAPPING, FUSE_SETUPMAPPING_FLAG_READ, FUSE_SETUPMAPPING_FLAG_WRITE } from '../fuse';
 import type { FuseSession } from './session';
 
 export class FuseDaxDevice implements DaxDevice {

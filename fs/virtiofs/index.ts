@@ -8,3 +8,4 @@ export * from './options';
 export * from './inode';
 export * from './vnops';
 export * from './vfsops';
+export * from './driver-device';

@@ -6,7 +6,7 @@
 
 import { Errno, ErrnoError } from '../../core/errno';
 import { S_IFMT, Stat, validFileType } from '../../core/vfs';
-import { Attr } from './fuse';
+import { Attr } from '../fuse';
 
 export interface VirtiofsInode {
   readonly nodeid: bigint;

@@ -7,7 +7,7 @@ import { Errno, ErrnoError, errnoName } from '../../core/errno';
 import {
   AnyRequest, FUSE_BATCH_FORGET, FUSE_FORGET, FUSE_OUT_HEADER_SIZE, FUSE_READ, ForgetOne, Opcode,
   ReplyBodies, RequestBodies, decodeReply, encodeRequest, opcodeName, replyMaxSize,
-} from './fuse';
+} from '../fuse';
 import type { FuseDevice } from './device';
 
 export type FuseLog = (message: string) => void;

@@ -9,7 +9,7 @@ import { Errno, ErrnoError } from '../../core/errno';
 import type { FileSystemType, FsEntry, Mount, MountedFs, MountOptions, StatFs } from '../../core/vfs';
 import { FuseConnection, acquireConnection, releaseConnection } from './connection';
 import type { FuseDevice } from './device';
-import { EntryOut, FUSE_ATTR_DAX, FUSE_GETATTR, FUSE_ROOT_ID, FUSE_STATFS } from './fuse';
+import { EntryOut, FUSE_ATTR_DAX, FUSE_GETATTR, FUSE_ROOT_ID, FUSE_STATFS } from '../fuse';
 import { VirtiofsInode, checkAttr, expiry, typeOf } from './inode';
 import { DaxMode, parseOptions } from './options';
 import type { FuseLog } from './session';

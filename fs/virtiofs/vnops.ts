@@ -10,7 +10,7 @@ import {
   FUSE_GETATTR, FUSE_GETATTR_FH, FUSE_LOOKUP, FUSE_OPEN, FUSE_OPENDIR, FUSE_READ,
   FUSE_READDIR, FUSE_READDIRPLUS, FUSE_READLINK, FUSE_RELEASE, FUSE_RELEASEDIR, FUSE_ROOT_ID, ForgetOne,
   fuseName, nameToString,
-} from './fuse';
+} from '../fuse';
 import { VirtiofsInode, attrToStat, checkAttr, expiry, typeOf } from './inode';
 import { readReplyCapacity } from './session';
 import type { VirtiofsMount } from './vfsops';

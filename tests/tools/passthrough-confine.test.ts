@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Errno } from '../../core/errno';
-import * as K from '../../fs/virtiofs/fuse/kernel';
-import { encodeRequest, fuseName, nameToString } from '../../fs/virtiofs/fuse';
+import * as K from '../../fs/fuse';
+import { encodeRequest, fuseName, nameToString } from '../../fs/fuse';
 import { PassthroughServer } from '../../tools/vmm/passthrough';
 import { PassthroughClient } from '../../tools/vmm/passthrough/client';
 

@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Errno, ErrnoError } from '../../core/errno';
-import * as K from '../../fs/virtiofs/fuse/kernel';
-import { fuseName, nameToString } from '../../fs/virtiofs/fuse';
+import * as K from '../../fs/fuse';
+import { fuseName, nameToString } from '../../fs/fuse';
 import { DaxMapper, DaxMapping, DaxPolicy, DaxRange, FUSE_INODE_DAX_THRESH, PassthroughServer } from '../../tools/vmm/passthrough';
 import { PassthroughClient } from '../../tools/vmm/passthrough/client';
 

@@ -11,8 +11,8 @@ import { GuestMemory } from '../../core/memory';
 import { ShmFileBacking } from '../../core/shm-file.node';
 import { Allocator } from '../../core/allocator';
 import { DriverQueue, virtqLayout } from '../../drivers/virtqueue';
-import * as K from '../../fs/virtiofs/fuse/kernel';
-import { AnyRequest, Opcode, Reply, RequestBodies, decodeReply, encodeRequest, replyMaxSize } from '../../fs/virtiofs/fuse';
+import * as K from '../../fs/fuse';
+import { AnyRequest, Opcode, Reply, RequestBodies, decodeReply, encodeRequest, replyMaxSize } from '../../fs/fuse';
 import {
   VhostUserBackend, VhostUserError, VhostUserFrontend, VirtiofsdProcess, VIRTIOFSD_PATH, VringNotifiers, within,
 } from '../../tools/vmm/vhost-user';

@@ -3,8 +3,7 @@
 // and the unit tests need no device.
 
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Stat, type StatFs } from '../../core/vfs';
-import type { DaxSnapshot } from '../../fs/virtiofs/dax';
-import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax/stats';
+import type { DaxSnapshot, DaxStatsSnapshot } from '../../fs/virtiofs/dax';
 
 const TYPE_NAMES: Record<number, string> = {
   [S_IFREG]: 'file', [S_IFDIR]: 'directory', [S_IFLNK]: 'symlink', [S_IFCHR]: 'char-device',

@@ -5,9 +5,8 @@
 import * as fs from 'node:fs';
 import { Vfs } from '../../core/vfs';
 import { connectVirtioFs, type RemoteVirtioFs } from '../../drivers/virtio-fs/connect.node';
-import { connectionOf, VirtiofsFileSystemType, type FuseDevice } from '../../fs/virtiofs';
+import { connectionOf, type FuseDevice, fuseDeviceOf, VirtiofsFileSystemType } from '../../fs/virtiofs';
 import type { DaxManager } from '../../fs/virtiofs/dax';
-import { fuseDeviceOf } from '../../fs/virtiofs/driver-device';
 import { defaultTokenFile, readTokenFile } from '../common/token';
 
 export interface MountOptions {

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Vfs } from '../../core/vfs';
 import { VirtiofsFileSystemType } from '../../fs/virtiofs';
-import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax/stats';
+import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax';
 import { UsageError } from './args';
 import type { ShellContext } from './commands';
 import { humanSize } from './format';

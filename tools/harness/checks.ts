@@ -5,7 +5,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O_DIRECTORY, O_RDONLY, S_IFMT, type DirEntry, type Vfs } from '../../core/vfs';
-import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax/stats';
+import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax';
 import {
   compareBytes, compareNames, compareOutcome, compareStat, guestStatView, hostStatView, outcome, type Mismatch,
 } from './compare';

@@ -1,7 +1,7 @@
 // Which read path served a mount's reads, from the DAX manager's counters,
 // and whether that path is a healthy one.
 
-import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax/stats';
+import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax';
 import type { ReadPathKind, Status } from './result';
 
 const MiB = 1024 * 1024;

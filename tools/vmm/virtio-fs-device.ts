@@ -7,7 +7,7 @@
 // later, a vhost-user daemon that gets the ring addresses and never pops here.
 
 import type { GuestMemory } from '../../core/memory';
-import type { QueueConfig } from '../../drivers/virtqueue/layout';
+import type { QueueConfig } from '../../drivers/virtqueue';
 import {
   MmioDeviceRegisters, MmioLogger, MmioQueueConfig, MmioShmRegion,
 } from '../../drivers/virtio-mmio/device-registers';
@@ -17,7 +17,7 @@ import {
 } from '../../drivers/virtio/features';
 import { VIRTIO_ID_FS, VIRTIO_QUEUE_MAX, VIRTQUEUE_MAX_SIZE } from '../../drivers/virtio/ids';
 import { VIRTIO_STATUS_DRIVER_OK } from '../../drivers/virtio/status';
-import { VIRTIO_FS_SHMCAP_ID_CACHE, encodeVirtioFsConfig } from '../../drivers/virtio-fs/config';
+import { VIRTIO_FS_SHMCAP_ID_CACHE, encodeVirtioFsConfig } from '../../drivers/virtio-fs';
 
 /** The features QEMU's vhost-user-fs offers (with virtiofsd) over virtio-mmio. */
 export const VIRTIO_FS_DEVICE_FEATURES =

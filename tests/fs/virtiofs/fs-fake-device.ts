@@ -14,7 +14,7 @@ import {
   FUSE_INIT, FUSE_LOOKUP, FUSE_MAP_ALIGNMENT, FUSE_OPEN, FUSE_OPENDIR, FUSE_READ, FUSE_READDIR, FUSE_READDIRPLUS,
   FUSE_READLINK, FUSE_RELEASE, FUSE_RELEASEDIR, FUSE_REMOVEMAPPING, FUSE_SETUPMAPPING, FUSE_STATFS, Opcode,
   decodeRequest, encodeReaddirReply, encodeReply, fuseName, nameToString, opcodeName,
-} from '../../../fs/virtiofs/fuse';
+} from '../../../fs/fuse';
 
 export interface FakeNode {
   nodeid: bigint;

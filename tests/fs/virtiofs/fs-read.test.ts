@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { Errno, ErrnoError } from '../../../core/errno';
 import { Vfs } from '../../../core/vfs';
 import { VirtiofsFileSystemType, connectionOf } from '../../../fs/virtiofs';
-import * as K from '../../../fs/virtiofs/fuse';
+import * as K from '../../../fs/fuse';
 import { FakeFuseDevice, content, settle } from './fs-fake-device';
 import { mounted, same } from './fs-helpers';
 

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { Errno, ErrnoError } from '../../../core/errno';
 import { DT_DIR, DT_LNK, DT_REG, S_IFMT, S_IFREG, Vfs } from '../../../core/vfs';
 import { FuseSession, VirtiofsFileSystemType, connectionOf, INIT_FLAGS } from '../../../fs/virtiofs';
-import * as K from '../../../fs/virtiofs/fuse';
+import * as K from '../../../fs/fuse';
 import { FakeFuseDevice, content, settle } from './fs-fake-device';
 import { mounted } from './fs-helpers';
 

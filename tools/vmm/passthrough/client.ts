@@ -2,9 +2,8 @@
 // encodes requests with the codec and decodes the replies. The tests use
 // it; so can a harness that wants the backend without a transport.
 
-import * as K from '../../../fs/virtiofs/fuse/kernel';
-import { Reply, decodeReply } from '../../../fs/virtiofs/fuse/replies';
-import { AnyRequest, Opcode, RequestBodies, encodeRequest } from '../../../fs/virtiofs/fuse/requests';
+import * as K from '../../../fs/fuse';
+import { AnyRequest, decodeReply, encodeRequest, Opcode, Reply, RequestBodies } from '../../../fs/fuse';
 import { PassthroughServer } from './server';
 
 export class PassthroughClient {

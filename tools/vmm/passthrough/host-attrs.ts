@@ -1,8 +1,7 @@
 // Host lstat/fstat results to fuse_attr, as virtiofsd's convert_stat does.
 
 import type { BigIntStats } from 'node:fs';
-import { Attr } from '../../../fs/virtiofs/fuse/structs';
-import { DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN } from '../../../fs/virtiofs/fuse/kernel';
+import { Attr, DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN } from '../../../fs/fuse';
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;

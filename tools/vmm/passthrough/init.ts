@@ -1,8 +1,8 @@
 // FUSE_INIT negotiation, as virtiofsd (libfuse's do_init) does it.
 
 import { Errno } from '../../../core/errno';
-import * as K from '../../../fs/virtiofs/fuse/kernel';
-import { InitIn, InitOut } from '../../../fs/virtiofs/fuse/structs';
+import * as K from '../../../fs/fuse';
+import { InitIn, InitOut } from '../../../fs/fuse';
 
 /** Oldest minor virtiofsd accepts. */
 export const MIN_MINOR = 31;

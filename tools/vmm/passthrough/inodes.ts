@@ -5,7 +5,7 @@
 // count to 0; the root is never dropped.
 
 import type { BigIntStats } from 'node:fs';
-import { FUSE_ROOT_ID } from '../../../fs/virtiofs/fuse/kernel';
+import { FUSE_ROOT_ID } from '../../../fs/fuse';
 import { S_IFMT, isDir } from './host-attrs';
 
 export interface Inode {

@@ -2,8 +2,9 @@
 // window, done before anything touches the host.
 
 import { Errno } from '../../../core/errno';
-import { FUSE_REMOVEMAPPING_MAX_ENTRY, FUSE_SETUPMAPPING_FLAG_WRITE } from '../../../fs/virtiofs/fuse/kernel';
-import { RemovemappingOne, SetupmappingIn } from '../../../fs/virtiofs/fuse/requests';
+import {
+  FUSE_REMOVEMAPPING_MAX_ENTRY, FUSE_SETUPMAPPING_FLAG_WRITE, RemovemappingOne, SetupmappingIn,
+} from '../../../fs/fuse';
 import { DaxRange } from './dax-mapper';
 import { MAP_ALIGNMENT } from './init';
 

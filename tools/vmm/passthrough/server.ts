@@ -9,12 +9,10 @@ import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { Errno, ErrnoError } from '../../../core/errno';
-import * as K from '../../../fs/virtiofs/fuse/kernel';
-import { Dirent, DirentPlus, direntSize, direntplusSize } from '../../../fs/virtiofs/fuse/dirents';
-import { encodeOutHeader } from '../../../fs/virtiofs/fuse/headers';
-import { encodeReaddirReply, encodeReply } from '../../../fs/virtiofs/fuse/replies';
-import { AnyRequest, Request, decodeRequest } from '../../../fs/virtiofs/fuse/requests';
-import { Attr, EntryOut } from '../../../fs/virtiofs/fuse/structs';
+import * as K from '../../../fs/fuse';
+import {
+  AnyRequest, Attr, decodeRequest, Dirent, DirentPlus, direntplusSize, direntSize, encodeOutHeader, encodeReaddirReply, encodeReply, EntryOut, Request,
+} from '../../../fs/fuse';
 import { Confine, isDotOrDotdot, joinRel, lookupNameErrno } from './confine';
 import { DirCache, DirFd } from './dir-cache';
 import { DaxMapper } from './dax-mapper';

@@ -11,7 +11,7 @@
 // in DEVICE_NEEDS_RESET and the driver fails its requests instead of hanging.
 
 import type { VirtioFsBackend, VirtioFsDeviceSink, VirtioFsQueueSetup } from '../virtio-fs-device';
-import { descTableSize, availRingSize, usedRingSize } from '../../../drivers/virtqueue/layout';
+import { descTableSize, availRingSize, usedRingSize } from '../../../drivers/virtqueue';
 import {
   VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
 } from '../../../drivers/virtio/features';

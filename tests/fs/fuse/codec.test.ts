@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import * as F from '../../../fs/virtiofs/fuse';
+import * as F from '../../../fs/fuse';
 
 const t = suite('fuse codec (properties)');
 

@@ -1,6 +1,6 @@
 // fuse_in_header (40 bytes) and fuse_out_header (16 bytes).
 
-import { Errno } from '../../../core/errno';
+import { Errno } from '../../core/errno';
 import { Decoded, guard } from './decoded';
 import { FUSE_IN_HEADER_SIZE, FUSE_MAX_ERRNO, FUSE_OUT_HEADER_SIZE } from './kernel';
 import { LeReader, LeWriter } from './wire';

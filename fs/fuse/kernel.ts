@@ -151,7 +151,7 @@ export const FUSE_SETUPMAPPING_FLAG_WRITE = 1n << 0n;
 export const FUSE_SETUPMAPPING_FLAG_READ = 1n << 1n;
 
 // dirent types: fuse_dirent.type is the DT_* of <dirent.h>, as the VFS has them
-export { DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK } from '../../../core/vfs/stat';
+export { DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK } from '../../core/vfs/stat';
 
 // Limits
 /** Longest entry name (Linux FUSE_NAME_MAX). */

@@ -2,7 +2,7 @@
 // (Uint8Array, without the NUL) because a host name need not be valid UTF-8;
 // fuseName/nameToString convert at the edges.
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../core/errno';
 import { FUSE_NAME_MAX, FUSE_PATH_MAX } from './kernel';
 import { LeReader, LeWriter } from './wire';
 

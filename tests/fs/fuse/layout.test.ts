@@ -2,7 +2,7 @@
 // the READDIR fill limit, sizes of the writable part, and zero-copy views.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as F from '../../../fs/virtiofs/fuse';
+import * as F from '../../../fs/fuse';
 
 const t = suite('fuse codec (layout)');
 

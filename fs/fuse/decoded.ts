@@ -1,7 +1,7 @@
 // The result of decoding bytes from outside: a value, or an errno with a
 // reason. Decoders return this and never throw.
 
-import { Errno } from '../../../core/errno';
+import { Errno } from '../../core/errno';
 
 export type Decoded<T> =
   | { ok: true; value: T }

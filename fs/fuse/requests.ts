@@ -3,7 +3,7 @@
 // model's server decodes them. In virtio-fs this is the request's
 // device-readable part.
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../core/errno';
 import { Decoded, Reject, guard } from './decoded';
 import { InHeader, checkedInHeader, writeInHeader } from './headers';
 import * as K from './kernel';

@@ -2,7 +2,7 @@
 // device model's server encodes them; the driver decodes them. In virtio-fs
 // this is the request's device-writable part, sized with replyMaxSize.
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../core/errno';
 import { Decoded, guard } from './decoded';
 import { checkedOutHeader, writeOutHeader } from './headers';
 import * as K from './kernel';

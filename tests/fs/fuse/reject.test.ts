@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Errno, ErrnoError } from '../../../core/errno';
-import * as F from '../../../fs/virtiofs/fuse';
+import * as F from '../../../fs/fuse';
 
 const t = suite('fuse codec (rejections)');
 
