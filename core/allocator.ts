@@ -2,6 +2,8 @@
 // request buffers: first fit on an address-ordered free list whose
 // neighbours coalesce on free, so freeing everything leaves one block.
 
+import { isPowerOfTwo } from './bits';
+
 export type AllocatorErrorKind = 'invalid' | 'exhausted' | 'unknown';
 
 export class AllocatorError extends Error {
@@ -13,11 +15,6 @@ export class AllocatorError extends Error {
 
 interface Block { start: number; len: number }
 
-function isPowerOfTwo(n: number): boolean {
-  if (!Number.isSafeInteger(n) || n < 1) return false;
-  while (n % 2 === 0) n /= 2; // no bitwise ops: they truncate to 32 bits
-  return n === 1;
-}
 
 function hex(n: number): string { return `0x${n.toString(16)}`; }
 

@@ -8,6 +8,8 @@
 // everything with EIO at once, and nothing ever hangs on them.
 
 import { Errno, ErrnoError } from '../../core/errno';
+import { U32_MAX } from '../../core/bits';
+import { Log, consoleLog } from '../../core/log';
 import type { GuestMemory } from '../../core/memory';
 import type { MmioTransport } from '../transport';
 import { MmioDriver } from '../virtio-mmio/driver';
@@ -38,7 +40,7 @@ export interface VirtioFsDriverOptions {
   queueSize?: number;
   /** Features wanted among VIRTIO_FS_DRIVER_FEATURES; VERSION_1 is always taken. */
   features?: bigint;
-  logger?: (message: string) => void;
+  logger?: Log;
 }
 
 export interface RequestOptions {
@@ -60,7 +62,6 @@ export class VirtioFsProbeError extends Error {
   }
 }
 
-const U32_MAX = 0xffffffff;
 const DEFAULT_REQUEST_QUEUES = 8;
 const DEFAULT_QUEUE_SIZE = 1024;
 const RING_ALIGN = 4096;
@@ -106,7 +107,7 @@ export class VirtioFsDriver {
   private readonly queues: FsQueue[];
   private readonly dax: DaxWindow | undefined;
   private readonly indirect: boolean;
-  private readonly log: (message: string) => void;
+  private readonly log: Log;
   private mapAlignment: number | undefined;
   private rr = 0;
   private dead: ErrnoError | undefined;
@@ -142,7 +143,7 @@ export class VirtioFsDriver {
    */
   static async probe(transport: MmioTransport, memory: GuestMemory, allocator: RingAllocator,
                      options: VirtioFsDriverOptions = {}): Promise<VirtioFsDriver> {
-    const log = options.logger ?? ((m: string) => console.warn(m));
+    const log = options.logger ?? consoleLog;
     const wantedQueues = options.requestQueues ?? DEFAULT_REQUEST_QUEUES;
     const wantedSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
     if (!Number.isInteger(wantedQueues) || wantedQueues < 1 || wantedQueues > VIRTIO_QUEUE_MAX - 1) {

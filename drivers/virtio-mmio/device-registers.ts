@@ -14,8 +14,9 @@ import {
   VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_FEATURES_OK,
 } from '../virtio/status';
 import * as R from './registers';
+import { isPowerOfTwo } from '../../core/bits';
+import type { Log } from '../../core/log';
 
-export type MmioLogger = (message: string) => void;
 
 /** A shared-memory region as the device offers it (guest-physical base, length). */
 export interface MmioShmRegion {
@@ -61,7 +62,7 @@ export interface MmioDeviceOptions {
   shm?: ReadonlyMap<number, MmioShmRegion> | Iterable<readonly [number, MmioShmRegion]>;
   /** Initial config-space bytes (copied). */
   config?: Uint8Array;
-  logger?: MmioLogger;
+  logger?: Log;
 }
 
 interface QueueState {
@@ -85,9 +86,6 @@ function u64Words(v: bigint | number, what: string): [number, number] {
   return [Number(b & 0xffffffffn), Number(b >> 32n)];
 }
 
-function isPowerOfTwo(n: number): boolean {
-  return n > 0 && (n & (n - 1)) === 0;
-}
 
 export class MmioDeviceRegisters {
   readonly deviceId: number;
@@ -100,7 +98,7 @@ export class MmioDeviceRegisters {
   private readonly shm = new Map<number, ShmWords>();
   private configBytes: Uint8Array;
   private configView: DataView;
-  private readonly log: MmioLogger;
+  private readonly log: Log;
   private interruptHandler: (() => void) | undefined;
 
   private statusValue = 0;

@@ -12,6 +12,7 @@
 // Either way pop() returns promptly: every walk is bounded by the table size.
 
 import { GuestMemory } from '../../core/memory';
+import { U32_MAX } from '../../core/bits';
 import { Area } from './area';
 import { SplitRing } from './ring';
 import { VirtqueueError, VirtqueueErrorKind } from './errors';
@@ -36,7 +37,6 @@ export interface DeviceQueueState {
   nextUsed: number;
 }
 
-const U32_MAX = 0xffffffff;
 const TWO_32 = 0x1_0000_0000;
 // Above this high word an address is not a safe integer (and not in memory).
 const MAX_ADDR_HI = 0x1fffff;

@@ -5,6 +5,7 @@
 // anything, so a bad id or length cannot double-free or leak a descriptor.
 
 import { GuestMemory } from '../../core/memory';
+import { U32_MAX } from '../../core/bits';
 import { SplitRing } from './ring';
 import { VirtqueueError } from './errors';
 import {
@@ -25,7 +26,6 @@ export interface Completion<T> {
   len: number;
 }
 
-const U32_MAX = 0xffffffff;
 const TWO_32 = 0x1_0000_0000;
 
 /**

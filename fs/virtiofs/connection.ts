@@ -6,6 +6,7 @@
 // virtio_kill_sb does (virtio-fs mounts with fc->destroy set).
 
 import { Errno, ErrnoError } from '../../core/errno';
+import type { Log } from '../../core/log';
 import { DaxManager, PAGE_SHIFT } from './dax';
 import { FuseDaxDevice } from './dax-device';
 import type { FuseDevice } from './device';
@@ -13,7 +14,7 @@ import {
   FUSE_ASYNC_READ, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
   FUSE_KERNEL_VERSION, FUSE_MAP_ALIGNMENT, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, ForgetOne, InitOut,
 } from '../fuse';
-import { FuseLog, FuseSession } from './session';
+import { FuseSession } from './session';
 
 /** The minor this client speaks (flags2, FUSE_HAS_INODE_DAX, FUSE_ATTR_DAX). */
 export const CLIENT_MINOR = 36;
@@ -51,7 +52,7 @@ export interface FuseConnInfo {
 export interface ConnectionOptions {
   /** DAX chunk size; undefined: the default, or the shared manager's. */
   chunkSize?: number;
-  log: FuseLog;
+  log: Log;
 }
 
 export class FuseConnection {
@@ -67,7 +68,7 @@ export class FuseConnection {
     readonly info: FuseConnInfo,
     /** Null when the device has no window. */
     readonly dax: DaxManager | null,
-    readonly log: FuseLog,
+    readonly log: Log,
   ) {}
 
   noteLookup(nodeid: bigint, n = 1): void {

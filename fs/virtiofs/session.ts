@@ -4,13 +4,13 @@
 // breaks the protocol (logged: that is a device bug, not a file error).
 
 import { Errno, ErrnoError, errnoName } from '../../core/errno';
+import type { Log } from '../../core/log';
 import {
   AnyRequest, FUSE_BATCH_FORGET, FUSE_FORGET, FUSE_OUT_HEADER_SIZE, FUSE_READ, ForgetOne, Opcode,
   ReplyBodies, RequestBodies, decodeReply, encodeRequest, opcodeName, replyMaxSize,
 } from '../fuse';
 import type { FuseDevice } from './device';
 
-export type FuseLog = (message: string) => void;
 
 /** Linux steps uniques by 2: bit 0 marks an INTERRUPT's own unique. */
 const UNIQUE_STEP = 2n;
@@ -22,7 +22,7 @@ export class FuseSession {
   /** Replies rejected for breaking the protocol. */
   protocolErrors = 0;
 
-  constructor(readonly device: FuseDevice, private readonly log: FuseLog) {}
+  constructor(readonly device: FuseDevice, private readonly log: Log) {}
 
   /** Sends a request and resolves with its reply body; rejects with the
    *  server's errno or EIO. `replyCapacity` defaults to replyMaxSize. */

@@ -6,16 +6,14 @@
 // device directly.
 
 import { Errno, ErrnoError } from '../../core/errno';
+import { Log, consoleLog } from '../../core/log';
 import type { FileSystemType, FsEntry, Mount, MountedFs, MountOptions, StatFs } from '../../core/vfs';
 import { FuseConnection, acquireConnection, releaseConnection } from './connection';
 import type { FuseDevice } from './device';
 import { EntryOut, FUSE_ATTR_DAX, FUSE_GETATTR, FUSE_ROOT_ID, FUSE_STATFS } from '../fuse';
 import { VirtiofsInode, checkAttr, expiry, typeOf } from './inode';
 import { DaxMode, parseOptions } from './options';
-import type { FuseLog } from './session';
 import { VirtiofsVnops } from './vnops';
-
-const defaultLog: FuseLog = (m) => console.warn(m);
 
 export class VirtiofsMount implements MountedFs {
   readonly vnops: VirtiofsVnops;
@@ -36,7 +34,7 @@ export class VirtiofsMount implements MountedFs {
     /** The mode in force: never when the device has no window. */
     readonly daxMode: DaxMode,
     readonly aggressive: boolean,
-    readonly log: FuseLog,
+    readonly log: Log,
     readonly inodeCache = 0,
   ) {
     this.vnops = new VirtiofsVnops(this);
@@ -168,16 +166,16 @@ export class VirtiofsMount implements MountedFs {
 
 export interface VirtiofsTypeOptions {
   /** Where protocol violations and failed background requests are told. */
-  log?: FuseLog;
+  log?: Log;
 }
 
 export class VirtiofsFileSystemType implements FileSystemType {
   readonly name = 'virtiofs';
   private readonly devices = new Map<string, FuseDevice>();
-  private readonly log: FuseLog;
+  private readonly log: Log;
 
   constructor(options: VirtiofsTypeOptions = {}) {
-    this.log = options.log ?? defaultLog;
+    this.log = options.log ?? consoleLog;
   }
 
   /** Makes the device mountable by its tag. */

@@ -2,6 +2,7 @@
 // `--key=value`; options before the first --name are global, each --name
 // starts a job that inherits them (as fio's job sections inherit [global]).
 
+import { UsageError } from '../common/usage';
 import { parseSize } from '../common/size';
 
 export type Rw = 'read' | 'randread';
@@ -44,9 +45,7 @@ export interface BenchArgs {
   microOps?: number;
 }
 
-export class UsageError extends Error {
-  constructor(message: string) { super(message); this.name = 'UsageError'; }
-}
+export { UsageError };
 
 export const DEFAULT_RUNTIME = 2;
 export const DEFAULT_SIZE = 32 * 1024 * 1024;

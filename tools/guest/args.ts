@@ -2,6 +2,8 @@
 // words. Hand-parsed, because the command's own flags (ls -l) must not be
 // taken for global ones.
 
+import { UsageError } from '../common/usage';
+
 export type DaxMode = 'always' | 'never' | 'inode';
 
 export interface GuestArgs {
@@ -17,7 +19,7 @@ export interface GuestArgs {
   args: string[];
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export const USAGE = `usage: virtiofs [options] COMMAND [ARGS]
 

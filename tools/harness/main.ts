@@ -3,6 +3,7 @@
 // and the real virtiofsd (vhost-user). `virtiofs harness ARGS`,
 // `npm run harness -- ARGS`, or this file run directly.
 
+import { UsageError } from '../common/usage';
 import { parseArgs } from 'node:util';
 import type { BackendKind } from '../vmm/options';
 import { formatJson, formatTable } from './report';
@@ -30,7 +31,8 @@ mismatch, 2 on a usage error.
   --quiet                no progress on stderr
   --help                 this text`;
 
-export class HarnessUsageError extends Error {}
+/** The harness's usage errors are the common kind. */
+export { UsageError as HarnessUsageError };
 
 /** argv (after `harness`) to options; undefined for --help. */
 export function parseHarnessArgs(argv: string[]): (Omit<HarnessOptions, 'progress'> & { json: boolean; quiet: boolean }) | undefined {
@@ -46,20 +48,20 @@ export function parseHarnessArgs(argv: string[]): (Omit<HarnessOptions, 'progres
       },
     }).values;
   } catch (err) {
-    throw new HarnessUsageError((err as Error).message);
+    throw new UsageError((err as Error).message);
   }
   if (v.help) return undefined;
   const backend = v.backend ?? 'both';
   const backends: BackendKind[] = backend === 'both' ? ['passthrough', 'vhost-user']
     : backend === 'passthrough' || backend === 'vhost-user' ? [backend] : [];
-  if (!backends.length) throw new HarnessUsageError(`--backend: passthrough, vhost-user or both, not "${backend}"`);
+  if (!backends.length) throw new UsageError(`--backend: passthrough, vhost-user or both, not "${backend}"`);
   const daxArg = v.dax ?? 'both';
   const dax: Array<'always' | 'never'> = daxArg === 'both' ? ['always', 'never']
     : daxArg === 'always' || daxArg === 'never' ? [daxArg] : [];
-  if (!dax.length) throw new HarnessUsageError(`--dax: always, never or both, not "${daxArg}"`);
-  if (v.connect && !v['shared-dir']) throw new HarnessUsageError('--connect needs --shared-dir DIR: the directory that device model shares');
-  if (v.connect && v.backend) throw new HarnessUsageError('--connect and --backend exclude each other');
-  if (v['token-file'] && !v.connect) throw new HarnessUsageError('--token-file goes with --connect');
+  if (!dax.length) throw new UsageError(`--dax: always, never or both, not "${daxArg}"`);
+  if (v.connect && !v['shared-dir']) throw new UsageError('--connect needs --shared-dir DIR: the directory that device model shares');
+  if (v.connect && v.backend) throw new UsageError('--connect and --backend exclude each other');
+  if (v['token-file'] && !v.connect) throw new UsageError('--token-file goes with --connect');
   return {
     backends, dax,
     connect: v.connect, tokenFile: v['token-file'], sharedDir: v['shared-dir'],
@@ -74,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     opts = parseHarnessArgs(argv);
   } catch (err) {
-    if (err instanceof HarnessUsageError) { process.stderr.write(`virtiofs harness: ${err.message}\n\n${USAGE}\n`); return 2; }
+    if (err instanceof UsageError) { process.stderr.write(`virtiofs harness: ${err.message}\n\n${USAGE}\n`); return 2; }
     throw err;
   }
   if (!opts) { process.stdout.write(`${USAGE}\n`); return 0; }

@@ -5,6 +5,7 @@
 // device as QEMU's virtio_error does, and nothing reaches guest memory from a
 // request started before a reset.
 
+import { Log, consoleLog } from '../../core/log';
 import type { GuestMemory } from '../../core/memory';
 import { Chain, DeviceQueue, VirtqueueError, gather, scatter } from '../../drivers/virtqueue';
 import type { VirtioFsBackend, VirtioFsDeviceSink, VirtioFsQueueSetup } from './virtio-fs-device';
@@ -29,7 +30,7 @@ export interface FuseRequestHandler {
 export interface FuseQueueOptions {
   /** Largest readable part handed to the handler; a longer chain is answered with len 0. */
   maxRequestSize?: number;
-  logger?: (message: string) => void;
+  logger?: Log;
 }
 
 /** Enough for a 1 MiB FUSE_WRITE with its headers, as virtiofsd's buffer. */
@@ -52,14 +53,14 @@ class LiveQueue {
 export class FuseQueueBackend implements VirtioFsBackend {
   private readonly queues = new Map<number, LiveQueue>();
   private readonly maxRequest: number;
-  private readonly log: (message: string) => void;
+  private readonly log: Log;
   private broken = false;
   private closed = false;
 
   constructor(private readonly memory: GuestMemory, private readonly handler: FuseRequestHandler,
               private readonly sink: VirtioFsDeviceSink, options: FuseQueueOptions = {}) {
     this.maxRequest = options.maxRequestSize ?? FUSE_DEFAULT_MAX_REQUEST;
-    this.log = options.logger ?? ((m) => console.warn(m));
+    this.log = options.logger ?? consoleLog;
   }
 
   /** Requests started and not yet completed (or discarded), over all queues. */

@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { parseSize } from '../common/size';
+import { UsageError } from '../common/usage';
 
 export type DaxPolicy = 'none' | 'always' | 'inode' | 'filesize';
 export type BackendKind = 'passthrough' | 'vhost-user';
@@ -60,7 +61,7 @@ over TCP or a unix socket by a guest (npm run guest, npm start).
 
 Sizes take K, M, G suffixes (powers of 1024).`;
 
-export class UsageError extends Error {}
+export { UsageError };
 
 function positiveInt(name: string, text: string): number {
   const n = Number(text);

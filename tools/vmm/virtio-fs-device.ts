@@ -6,10 +6,11 @@
 // themselves are served by a backend: FUSE in TypeScript (fuse-queues.ts) or,
 // later, a vhost-user daemon that gets the ring addresses and never pops here.
 
+import { Log, consoleLog } from '../../core/log';
 import type { GuestMemory } from '../../core/memory';
 import type { QueueConfig } from '../../drivers/virtqueue';
 import {
-  MmioDeviceRegisters, MmioLogger, MmioQueueConfig, MmioShmRegion,
+  MmioDeviceRegisters, MmioQueueConfig, MmioShmRegion,
 } from '../../drivers/virtio-mmio/device-registers';
 import { VIRTIO_MMIO_INT_VRING, VIRTIO_MMIO_VENDOR_QEMU } from '../../drivers/virtio-mmio/registers';
 import {
@@ -68,7 +69,7 @@ export interface VirtioFsDeviceOptions {
   window?: { base: number; len: number };
   /** Builds the backend; it reports back through the sink. */
   backend: (sink: VirtioFsDeviceSink) => VirtioFsBackend;
-  logger?: MmioLogger;
+  logger?: Log;
   /** The driver set DRIVER_OK (first time since the last reset). */
   onDriverOk?: () => void;
 }
@@ -82,7 +83,7 @@ export class VirtioFsDevice {
   readonly window: { base: number; len: number } | undefined;
   private readonly backend: VirtioFsBackend;
   private readonly onDriverOk: (() => void) | undefined;
-  private readonly log: MmioLogger;
+  private readonly log: Log;
   /** Queues the driver made ready, handed to the backend at DRIVER_OK. */
   private readonly ready = new Map<number, MmioQueueConfig>();
   private started = false;
@@ -119,7 +120,7 @@ export class VirtioFsDevice {
     this.tag = tag;
     this.numRequestQueues = numRequestQueues;
     this.queueSize = queueSize;
-    this.log = options.logger ?? ((m) => console.warn(m));
+    this.log = options.logger ?? consoleLog;
     this.registers = new MmioDeviceRegisters({
       deviceId: VIRTIO_ID_FS,
       vendorId: VIRTIO_MMIO_VENDOR_QEMU,

@@ -3,6 +3,8 @@
 // little-endian, file descriptors as SCM_RIGHTS ancillary data. Only the
 // front-end's half is here: encode requests, check and decode replies.
 
+import { U32_MAX } from '../../../core/bits';
+
 export const VHOST_USER_HDR_SIZE = 12;
 /** Flags: bits 0-1 the version (always 1), bit 2 reply, bit 3 need_reply. */
 export const VHOST_USER_VERSION = 0x1;
@@ -104,7 +106,6 @@ export interface MemoryRegionDesc {
   mmapOffset: bigint;
 }
 
-const U32_MAX = 0xffffffff;
 
 function checkU32(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new RangeError(`vhost-user: ${name} ${v} is not a u32`);
