@@ -2,9 +2,9 @@
 // READDIRPLUS replies. Each record is padded to 8 bytes (FUSE_DIRENT_ALIGN);
 // the padding is part of the record, the last one included.
 
-import { FUSE_ENTRY_OUT_SIZE, FUSE_NAME_OFFSET, fuseDirentAlign } from './kernel';
+import { fuseDirentAlign } from './kernel';
 import { ENTRY_NAME, checkName, nameProblem } from './names';
-import { EntryOut, readEntryOut, writeEntryOut } from './structs';
+import { EntryOut, FUSE_ENTRY_OUT_SIZE, FUSE_NAME_OFFSET, fuseDirent, fuseEntryOut } from './structs';
 import { LeReader, LeWriter } from './wire';
 
 export interface Dirent {
@@ -31,12 +31,11 @@ export function direntplusSize(namelen: number): number {
 
 function writeDirent(w: LeWriter, off: number, d: Dirent): number {
   checkName(d.name, ENTRY_NAME);
-  w.u64(off, d.ino);
-  w.u64(off + 8, d.off);
-  w.u32(off + 16, d.name.length);
-  w.u32(off + 20, d.type);
+  fuseDirent.write(w, off, { ino: d.ino, off: d.off, namelen: d.name.length, type: d.type });
   w.put(off + FUSE_NAME_OFFSET, d.name);
-  return off + direntSize(d.name.length);
+  const end = off + direntSize(d.name.length);
+  w.bytes.fill(0, off + FUSE_NAME_OFFSET + d.name.length, end); // the record's padding
+  return end;
 }
 
 function entrySize(e: Dirent | DirentPlus, plus: boolean): number {
@@ -72,7 +71,7 @@ export function writeDirents(
   for (let i = 0; i < count; i++) {
     if (plus) {
       const e = entries[i] as DirentPlus;
-      writeEntryOut(w, off, e.entry_out);
+      fuseEntryOut.write(w, off, e.entry_out);
       off = writeDirent(w, off + FUSE_ENTRY_OUT_SIZE, e.dirent);
     } else {
       off = writeDirent(w, off, entries[i] as Dirent);
@@ -83,14 +82,15 @@ export function writeDirents(
 
 function readDirent(r: LeReader, off: number, end: number): { d: Dirent; next: number } {
   r.need(off, FUSE_NAME_OFFSET, 'fuse_dirent', end);
-  const namelen = r.u32(off + 16);
+  const h = fuseDirent.read(r, off);
+  const namelen = h.namelen;
   if (namelen === 0 || namelen > ENTRY_NAME.max) r.fail(`fuse_dirent.namelen ${namelen} out of range`);
   const next = off + direntSize(namelen);
   if (next > end) r.fail(`fuse_dirent.namelen ${namelen} overruns its record (${end - off} bytes left)`);
   const name = r.view(off + FUSE_NAME_OFFSET, off + FUSE_NAME_OFFSET + namelen);
   const p = nameProblem(name, ENTRY_NAME);
   if (p !== undefined) r.fail(`fuse_dirent: ${p}`);
-  return { d: { ino: r.u64(off), off: r.u64(off + 8), type: r.u32(off + 20), name }, next };
+  return { d: { ino: h.ino, off: h.off, type: h.type, name }, next };
 }
 
 /** Reads the records of [off, end); names are views. Rejects with EIO, as
@@ -109,7 +109,7 @@ export function readDirentsPlus(r: LeReader, off: number, end: number): DirentPl
   const out: DirentPlus[] = [];
   while (off < end) {
     r.need(off, FUSE_ENTRY_OUT_SIZE, 'fuse_direntplus', end);
-    const entry_out = readEntryOut(r, off);
+    const entry_out = fuseEntryOut.read(r, off);
     const { d, next } = readDirent(r, off + FUSE_ENTRY_OUT_SIZE, end);
     out.push({ entry_out, dirent: d });
     off = next;

@@ -1,55 +1,19 @@
-// fuse_in_header (40 bytes) and fuse_out_header (16 bytes).
+// fuse_in_header (40 bytes) and fuse_out_header (16 bytes): their checks.
 
 import { Errno } from '../../core/errno';
 import { Decoded, guard } from './decoded';
-import { FUSE_IN_HEADER_SIZE, FUSE_MAX_ERRNO, FUSE_OUT_HEADER_SIZE } from './kernel';
+import { FUSE_MAX_ERRNO } from './kernel';
+import { FUSE_IN_HEADER_SIZE, FUSE_OUT_HEADER_SIZE, InHeader, OutHeader, fuseInHeader, fuseOutHeader } from './structs';
 import { LeReader, LeWriter } from './wire';
 
-export interface InHeader {
-  /** Bytes of the whole request: header, args, data and extensions. */
-  len: number;
-  opcode: number;
-  unique: bigint;
-  nodeid: bigint;
-  uid: number;
-  gid: number;
-  pid: number;
-  /** Length of the extensions at the end of the request, in 8-byte units. */
-  total_extlen: number;
-}
-
-export interface OutHeader {
-  len: number;
-  /** 0, or a negated errno in [-4095, -1]. */
-  error: number;
-  unique: bigint;
-}
-
 export function writeInHeader(w: LeWriter, off: number, h: InHeader): void {
-  w.u32(off, h.len);
-  w.u32(off + 4, h.opcode);
-  w.u64(off + 8, h.unique);
-  w.u64(off + 16, h.nodeid);
-  w.u32(off + 24, h.uid);
-  w.u32(off + 28, h.gid);
-  w.u32(off + 32, h.pid);
-  w.u16(off + 36, h.total_extlen);
-  w.u16(off + 38, 0);
+  fuseInHeader.write(w, off, h);
 }
 
 /** Reads the header without judging it; `need` is checked. */
 export function readInHeader(r: LeReader, off: number): InHeader {
   r.need(off, FUSE_IN_HEADER_SIZE, 'fuse_in_header');
-  return {
-    len: r.u32(off),
-    opcode: r.u32(off + 4),
-    unique: r.u64(off + 8),
-    nodeid: r.u64(off + 16),
-    uid: r.u32(off + 24),
-    gid: r.u32(off + 28),
-    pid: r.u32(off + 32),
-    total_extlen: r.u16(off + 36),
-  };
+  return fuseInHeader.read(r, off);
 }
 
 /** Reads and checks a request header: its len must be the buffer's length. */
@@ -67,9 +31,7 @@ export function decodeInHeader(bytes: Uint8Array): Decoded<InHeader> {
 }
 
 export function writeOutHeader(w: LeWriter, off: number, h: OutHeader): void {
-  w.u32(off, h.len);
-  w.i32(off + 4, h.error);
-  w.u64(off + 8, h.unique);
+  fuseOutHeader.write(w, off, h);
 }
 
 /** A 16-byte fuse_out_header, e.g. to put in front of data placed elsewhere. */
@@ -83,7 +45,7 @@ export function encodeOutHeader(h: OutHeader): Uint8Array {
  *  and an error reply carries no body. */
 export function checkedOutHeader(r: LeReader): OutHeader {
   r.need(0, FUSE_OUT_HEADER_SIZE, 'fuse_out_header');
-  const h: OutHeader = { len: r.u32(0), error: r.i32(4), unique: r.u64(8) };
+  const h = fuseOutHeader.read(r, 0);
   if (h.len !== r.length) r.fail(`fuse_out_header.len ${h.len} disagrees with the ${r.length}-byte buffer`);
   if (h.error > 0 || h.error < -FUSE_MAX_ERRNO) r.fail(`fuse_out_header.error ${h.error} is not 0 or a negated errno`);
   if (h.error !== 0 && h.len !== FUSE_OUT_HEADER_SIZE) r.fail(`error reply (${h.error}) carries a ${h.len - FUSE_OUT_HEADER_SIZE}-byte body`);

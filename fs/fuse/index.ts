@@ -1,12 +1,16 @@
-// The FUSE protocol codec, shared by the guest driver (encodes requests,
+// The FUSE protocol, shared by the guest filesystem (encodes requests,
 // decodes replies) and the device model's server (decodes requests, encodes
-// replies). Layouts are Linux include/uapi/linux/fuse.h, protocol 7.36+.
+// replies): one entry, nothing imports past it. Layouts are Linux's
+// include/uapi/linux/fuse.h, protocol 7.38, each struct described once.
 
 export * from './kernel';
 export * from './decoded';
+export { StructLayout } from './layout';
+export type { FieldLayout, Scalar } from './layout';
+export * from './structs';
+export * from './in-structs';
 export * from './headers';
 export * from './names';
-export * from './structs';
 export * from './dirents';
 export * from './requests';
 export * from './replies';

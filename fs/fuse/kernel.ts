@@ -164,52 +164,6 @@ export const FUSE_REMOVEMAPPING_MAX_ENTRY = 4096 / 16;
 /** Largest errno a reply may carry (Linux MAX_ERRNO). */
 export const FUSE_MAX_ERRNO = 4095;
 
-// Struct sizes (sizeof in fuse.h)
-export const FUSE_IN_HEADER_SIZE = 40;
-export const FUSE_OUT_HEADER_SIZE = 16;
-export const FUSE_ATTR_SIZE = 88;
-export const FUSE_KSTATFS_SIZE = 80;
-export const FUSE_ENTRY_OUT_SIZE = 128;
-export const FUSE_ATTR_OUT_SIZE = 104;
-export const FUSE_OPEN_OUT_SIZE = 16;
-export const FUSE_WRITE_OUT_SIZE = 8;
-export const FUSE_STATFS_OUT_SIZE = FUSE_KSTATFS_SIZE;
-export const FUSE_LSEEK_OUT_SIZE = 8;
-export const FUSE_INIT_IN_SIZE = 64;
-export const FUSE_INIT_OUT_SIZE = 64;
-/** fuse_init_in before 7.36 (no flags2): older kernels send this size. */
-export const FUSE_COMPAT_INIT_IN_SIZE = 16;
-export const FUSE_COMPAT_INIT_OUT_SIZE = 8;
-export const FUSE_COMPAT_22_INIT_OUT_SIZE = 24;
-export const FUSE_FORGET_IN_SIZE = 8;
-export const FUSE_BATCH_FORGET_IN_SIZE = 8;
-export const FUSE_FORGET_ONE_SIZE = 16;
-export const FUSE_GETATTR_IN_SIZE = 16;
-export const FUSE_SETATTR_IN_SIZE = 88;
-export const FUSE_MKNOD_IN_SIZE = 16;
-export const FUSE_MKDIR_IN_SIZE = 8;
-export const FUSE_RENAME_IN_SIZE = 8;
-export const FUSE_RENAME2_IN_SIZE = 16;
-export const FUSE_LINK_IN_SIZE = 8;
-export const FUSE_OPEN_IN_SIZE = 8;
-export const FUSE_CREATE_IN_SIZE = 16;
-export const FUSE_RELEASE_IN_SIZE = 24;
-export const FUSE_FLUSH_IN_SIZE = 24;
-export const FUSE_READ_IN_SIZE = 40;
-export const FUSE_WRITE_IN_SIZE = 40;
-export const FUSE_FSYNC_IN_SIZE = 16;
-export const FUSE_INTERRUPT_IN_SIZE = 8;
-export const FUSE_LSEEK_IN_SIZE = 24;
-export const FUSE_FALLOCATE_IN_SIZE = 32;
-export const FUSE_SYNCFS_IN_SIZE = 8;
-export const FUSE_SETUPMAPPING_IN_SIZE = 40;
-export const FUSE_REMOVEMAPPING_IN_SIZE = 4;
-export const FUSE_REMOVEMAPPING_ONE_SIZE = 16;
-/** offsetof(struct fuse_dirent, name) */
-export const FUSE_NAME_OFFSET = 24;
-/** offsetof(struct fuse_direntplus, dirent.name) */
-export const FUSE_NAME_OFFSET_DIRENTPLUS = FUSE_ENTRY_OUT_SIZE + FUSE_NAME_OFFSET;
-
 /** FUSE_DIRENT_ALIGN / FUSE_REC_ALIGN: records are padded to 8 bytes. */
 export function fuseDirentAlign(x: number): number {
   return (x + 7) & ~7;

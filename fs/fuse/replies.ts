@@ -9,10 +9,11 @@ import * as K from './kernel';
 import { Dirent, DirentPlus, direntsLength, direntsThatFit, readDirents, readDirentsPlus, writeDirents } from './dirents';
 import { LINK_TARGET, checkName, nameProblem } from './names';
 import { AnyRequest, Opcode } from './requests';
+import { StructLayout, nested } from './layout';
 import {
-  AttrOut, EntryOut, InitOut, Kstatfs, OpenOut,
-  readAttrOut, readEntryOut, readInitOut, readKstatfs, readOpenOut,
-  writeAttrOut, writeEntryOut, writeInitOut, writeKstatfs, writeOpenOut,
+  AttrOut, EntryOut, FUSE_COMPAT_22_INIT_OUT_SIZE, FUSE_COMPAT_INIT_OUT_SIZE, FUSE_OUT_HEADER_SIZE, InitOut, Kstatfs,
+  LseekOut, OpenOut, WriteOut, fuseAttrOut, fuseEntryOut, fuseInitOut, fuseKstatfs, fuseLseekOut, fuseOpenOut,
+  fuseWriteOut,
 } from './structs';
 import { LeReader, LeWriter } from './wire';
 
@@ -20,9 +21,11 @@ import { LeReader, LeWriter } from './wire';
 export interface ReadOut { data: Uint8Array }
 /** READLINK: the target, without a NUL (decoded: a view). */
 export interface ReadlinkOut { link: Uint8Array }
-export interface WriteOut { size: number }
-export interface LseekOut { offset: bigint }
 export interface CreateOut { entry_out: EntryOut; open_out: OpenOut }
+/** CREATE's reply: fuse_entry_out then fuse_open_out, as Linux reads them. */
+const createOut = new StructLayout<CreateOut>('fuse_entry_out + fuse_open_out', fuseEntryOut.size + fuseOpenOut.size, {
+  entry_out: nested(fuseEntryOut, 0), open_out: nested(fuseOpenOut, fuseEntryOut.size),
+});
 export interface ReaddirOut { entries: Dirent[] }
 export interface ReaddirplusOut { entries: DirentPlus[] }
 
@@ -87,18 +90,22 @@ function exact(r: LeReader, off: number, end: number, size: number, what: string
   if (end - off !== size) r.fail(`${what}: ${end - off} bytes, expected ${size}`);
 }
 
-function fixed<T>(size: number, what: string, write: (w: LeWriter, off: number, b: T) => void,
-  read: (r: LeReader, off: number) => T): ReplyCodec<T> {
+function fixed<T>(layout: StructLayout<T>): ReplyCodec<T> {
   return {
-    fixed: size, size: () => size, write,
-    read(r, off, end) { exact(r, off, end, size, what); return read(r, off); },
+    fixed: layout.size,
+    size: () => layout.size,
+    write: (w, off, b) => layout.write(w, off, b),
+    read(r, off, end) { exact(r, off, end, layout.size, layout.cName); return layout.read(r, off); },
   };
 }
 
-const empty: ReplyCodec<null> = fixed<null>(0, 'empty reply', () => undefined, () => null);
-const entryOut = fixed<EntryOut>(K.FUSE_ENTRY_OUT_SIZE, 'fuse_entry_out', writeEntryOut, readEntryOut);
-const attrOut = fixed<AttrOut>(K.FUSE_ATTR_OUT_SIZE, 'fuse_attr_out', writeAttrOut, readAttrOut);
-const openOut = fixed<OpenOut>(K.FUSE_OPEN_OUT_SIZE, 'fuse_open_out', writeOpenOut, readOpenOut);
+const empty: ReplyCodec<null> = {
+  fixed: 0, size: () => 0, write: () => undefined,
+  read(r, off, end) { exact(r, off, end, 0, 'empty reply'); return null; },
+};
+const entryOut = fixed(fuseEntryOut);
+const attrOut = fixed(fuseAttrOut);
+const openOut = fixed(fuseOpenOut);
 const noReply: ReplyCodec<never> = {
   fixed: 0,
   size() { throw new ErrnoError(Errno.EINVAL, 'FORGET has no reply'); },
@@ -108,16 +115,16 @@ const noReply: ReplyCodec<never> = {
 
 const codecs: { [O in Opcode]: ReplyCodec<ReplyBodies[O]> } = {
   [K.FUSE_INIT]: {
-    fixed: K.FUSE_INIT_OUT_SIZE,
-    size: () => K.FUSE_INIT_OUT_SIZE,
-    write: writeInitOut,
+    fixed: fuseInitOut.size,
+    size: () => fuseInitOut.size,
+    write: (w, off, b) => fuseInitOut.write(w, off, b),
     read(r, off, end) {
       const n = end - off;
       // libfuse answers an old kernel with a compat size; absent fields are 0.
-      if (n !== K.FUSE_INIT_OUT_SIZE && n !== K.FUSE_COMPAT_22_INIT_OUT_SIZE && n !== K.FUSE_COMPAT_INIT_OUT_SIZE) {
+      if (n !== fuseInitOut.size && n !== FUSE_COMPAT_22_INIT_OUT_SIZE && n !== FUSE_COMPAT_INIT_OUT_SIZE) {
         r.fail(`fuse_init_out of ${n} bytes`);
       }
-      return readInitOut(r, off, n);
+      return fuseInitOut.read(r, off, n);
     },
   },
   [K.FUSE_LOOKUP]: entryOut,
@@ -149,9 +156,8 @@ const codecs: { [O in Opcode]: ReplyCodec<ReplyBodies[O]> } = {
     tail: (b) => b.data,
     read: (r, off, end) => ({ data: r.view(off, end) }),
   },
-  [K.FUSE_WRITE]: fixed<WriteOut>(K.FUSE_WRITE_OUT_SIZE, 'fuse_write_out',
-    (w, o, b) => w.u32(o, b.size), (r, o) => ({ size: r.u32(o) })),
-  [K.FUSE_STATFS]: fixed<Kstatfs>(K.FUSE_STATFS_OUT_SIZE, 'fuse_statfs_out', writeKstatfs, readKstatfs),
+  [K.FUSE_WRITE]: fixed(fuseWriteOut),
+  [K.FUSE_STATFS]: fixed(fuseKstatfs),
   [K.FUSE_RELEASE]: empty,
   [K.FUSE_FSYNC]: empty,
   [K.FUSE_FLUSH]: empty,
@@ -169,13 +175,10 @@ const codecs: { [O in Opcode]: ReplyCodec<ReplyBodies[O]> } = {
     read: (r, o, end) => ({ entries: readDirentsPlus(r, o, end) }),
   },
   [K.FUSE_RELEASEDIR]: empty,
-  [K.FUSE_CREATE]: fixed<CreateOut>(K.FUSE_ENTRY_OUT_SIZE + K.FUSE_OPEN_OUT_SIZE, 'fuse_entry_out + fuse_open_out',
-    (w, o, b) => { writeEntryOut(w, o, b.entry_out); writeOpenOut(w, o + K.FUSE_ENTRY_OUT_SIZE, b.open_out); },
-    (r, o) => ({ entry_out: readEntryOut(r, o), open_out: readOpenOut(r, o + K.FUSE_ENTRY_OUT_SIZE) })),
+  [K.FUSE_CREATE]: fixed(createOut),
   [K.FUSE_INTERRUPT]: empty,
   [K.FUSE_DESTROY]: empty,
-  [K.FUSE_LSEEK]: fixed<LseekOut>(K.FUSE_LSEEK_OUT_SIZE, 'fuse_lseek_out',
-    (w, o, b) => w.u64(o, b.offset), (r, o) => ({ offset: r.u64(o) })),
+  [K.FUSE_LSEEK]: fixed(fuseLseekOut),
   [K.FUSE_FALLOCATE]: empty,
   [K.FUSE_SYNCFS]: empty,
   [K.FUSE_SETUPMAPPING]: empty,
@@ -197,8 +200,8 @@ function errorReply(opcode: Opcode, unique: bigint, errno: number): Uint8Array {
   if (!Number.isInteger(errno) || errno < 1 || errno > K.FUSE_MAX_ERRNO) {
     throw new ErrnoError(Errno.EINVAL, `errno ${errno} is not in 1..${K.FUSE_MAX_ERRNO}`);
   }
-  const w = LeWriter.alloc(K.FUSE_OUT_HEADER_SIZE);
-  writeOutHeader(w, 0, { len: K.FUSE_OUT_HEADER_SIZE, error: -errno, unique });
+  const w = LeWriter.alloc(FUSE_OUT_HEADER_SIZE);
+  writeOutHeader(w, 0, { len: FUSE_OUT_HEADER_SIZE, error: -errno, unique });
   return w.bytes;
 }
 
@@ -206,11 +209,11 @@ function encode(opcode: Opcode, unique: bigint, body: unknown, withTail: boolean
   const codec = codecOf(opcode);
   const size = codec.size(body);
   const tail = codec.tail?.(body);
-  const head = K.FUSE_OUT_HEADER_SIZE + size;
+  const head = FUSE_OUT_HEADER_SIZE + size;
   const len = head + (tail?.length ?? 0);
   const w = LeWriter.alloc(withTail ? len : head);
   writeOutHeader(w, 0, { len, error: 0, unique });
-  codec.write(w, K.FUSE_OUT_HEADER_SIZE, body);
+  codec.write(w, FUSE_OUT_HEADER_SIZE, body);
   if (withTail && tail) w.put(head, tail);
   return w.bytes;
 }
@@ -239,10 +242,10 @@ export function encodeReaddirReply(
 ): { bytes: Uint8Array; count: number } {
   const plus = opcode === K.FUSE_READDIRPLUS;
   const { count, length } = direntsThatFit(entries, plus, size);
-  const len = K.FUSE_OUT_HEADER_SIZE + length;
+  const len = FUSE_OUT_HEADER_SIZE + length;
   const w = LeWriter.alloc(len);
   writeOutHeader(w, 0, { len, error: 0, unique });
-  writeDirents(w, K.FUSE_OUT_HEADER_SIZE, entries, count, plus);
+  writeDirents(w, FUSE_OUT_HEADER_SIZE, entries, count, plus);
   return { bytes: w.bytes, count };
 }
 
@@ -260,7 +263,7 @@ export function decodeReply<O extends Opcode>(opcode: O, bytes: Uint8Array): Dec
     if (h.error !== 0) return { opcode, unique: h.unique, errno: -h.error, body: undefined };
     const codec = codecOf(opcode);
     const br = opcode === K.FUSE_READDIR || opcode === K.FUSE_READDIRPLUS ? new LeReader(bytes, Errno.EIO) : r;
-    const body = codec.read(br, K.FUSE_OUT_HEADER_SIZE, h.len) as ReplyBodies[O];
+    const body = codec.read(br, FUSE_OUT_HEADER_SIZE, h.len) as ReplyBodies[O];
     return { opcode, unique: h.unique, errno: 0, body };
   }, () => unique);
 }
@@ -268,7 +271,7 @@ export function decodeReply<O extends Opcode>(opcode: O, bytes: Uint8Array): Dec
 /** Out header plus the opcode's fixed reply struct: the writable part an
  *  opcode without bulk data needs. 0 for FORGET and BATCH_FORGET. */
 export function replyFixedSize(opcode: Opcode): number {
-  return hasNoReply(opcode) ? 0 : K.FUSE_OUT_HEADER_SIZE + codecOf(opcode).fixed;
+  return hasNoReply(opcode) ? 0 : FUSE_OUT_HEADER_SIZE + codecOf(opcode).fixed;
 }
 
 /** The writable part a request needs for its largest reply: the fixed
@@ -279,9 +282,9 @@ export function replyMaxSize(req: AnyRequest): number {
     case K.FUSE_READ:
     case K.FUSE_READDIR:
     case K.FUSE_READDIRPLUS:
-      return K.FUSE_OUT_HEADER_SIZE + req.body.size;
+      return FUSE_OUT_HEADER_SIZE + req.body.size;
     case K.FUSE_READLINK:
-      return K.FUSE_OUT_HEADER_SIZE + K.FUSE_PATH_MAX;
+      return FUSE_OUT_HEADER_SIZE + K.FUSE_PATH_MAX;
     default:
       return replyFixedSize(req.opcode);
   }

@@ -3,29 +3,15 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { BufferBacking, GuestMemory } from '../../core/memory';
 import {
-  Chain, DeviceQueue, DriverQueue, Iovec, QueueConfig, RingAllocator, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,
+  Chain, DeviceQueue, DriverQueue, Iovec, QueueConfig, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,
   availEventOffset, usedEventOffset, virtqLayout,
 } from '../../drivers/virtqueue';
+import { RecordingAlloc } from './mock-queue';
 
 const RAM = 0x40_0000;
 const RINGS = 0x1000;
 const TABLES = 0x10_0000;
 const BUF = 0x20_0000;
-
-class TestAlloc implements RingAllocator {
-  live = new Set<number>();
-  private next = TABLES;
-  alloc(len: number, align: number): number {
-    const gpa = Math.ceil(this.next / align) * align;
-    this.next = gpa + len;
-    if (this.next > BUF) this.next = TABLES; // ample room: tables live briefly
-    this.live.add(gpa);
-    return gpa;
-  }
-  free(gpa: number): void {
-    if (!this.live.delete(gpa)) throw new Error(`double free of table ${gpa}`);
-  }
-}
 
 function setup(size: number, eventIdx: boolean, indirect: boolean) {
   const mem = new GuestMemory([{ name: 'ram', base: 0, size: RAM, backing: new BufferBacking(RAM) }]);
@@ -34,7 +20,7 @@ function setup(size: number, eventIdx: boolean, indirect: boolean) {
     size, eventIdx, indirect,
     desc: RINGS + l.descOffset, avail: RINGS + l.availOffset, used: RINGS + l.usedOffset,
   };
-  const alloc = new TestAlloc();
+  const alloc = new RecordingAlloc(TABLES, BUF);
   return { mem, c, alloc, drv: new DriverQueue<number>(mem, c, alloc), dev: new DeviceQueue(mem, c) };
 }
 

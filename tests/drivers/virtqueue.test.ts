@@ -7,6 +7,7 @@ import {
   availEventOffset, availRingSize, descTableSize, gather, scatter, usedEventOffset, usedRingSize, virtqLayout,
   vringNeedEvent,
 } from '../../drivers/virtqueue';
+import { MockSplitQueue, RecordingAlloc } from './mock-queue';
 
 const RAM = 0x10_0000;
 const DESC = 0x1000;
@@ -23,21 +24,6 @@ function cfg(over: Partial<QueueConfig> = {}): QueueConfig {
   return { size: 8, desc: DESC, avail: AVAIL, used: USED, eventIdx: false, indirect: false, ...over };
 }
 
-/** A bump allocator that records what is live. */
-class TestAlloc implements RingAllocator {
-  live = new Set<number>();
-  private next = TABLES;
-  alloc(len: number, align: number): number {
-    const gpa = Math.ceil(this.next / align) * align;
-    this.next = gpa + len;
-    this.live.add(gpa);
-    return gpa;
-  }
-  free(gpa: number): void {
-    assert.ok(this.live.delete(gpa), `free of a table not allocated: ${gpa}`);
-  }
-}
-
 function kindOf(fn: () => unknown): VirtqueueErrorKind | undefined {
   try { fn(); } catch (e) {
     if (e instanceof VirtqueueError) return e.kind;
@@ -46,18 +32,8 @@ function kindOf(fn: () => unknown): VirtqueueErrorKind | undefined {
   return undefined;
 }
 
-// Raw ring writes, playing a (possibly hostile) driver.
-function putDesc(mem: GuestMemory, table: number, i: number, addr: number, len: number, flags: number, next: number): void {
-  const a = table + 16 * i;
-  mem.setU64(a, BigInt(addr));
-  mem.setU32(a + 8, len);
-  mem.setU16(a + 12, flags);
-  mem.setU16(a + 14, next);
-}
-function offer(mem: GuestMemory, c: QueueConfig, heads: number[], from = 0): void {
-  heads.forEach((h, k) => mem.setU16(c.avail + 4 + 2 * ((from + k) % c.size), h));
-  mem.setU16(c.avail + 2, (from + heads.length) & 0xffff);
-}
+/** Raw ring writes, playing a (possibly hostile) driver. */
+const ring = (mem: GuestMemory, c: QueueConfig = cfg()) => new MockSplitQueue(mem, c);
 
 const t = suite('virtqueue');
 
@@ -125,7 +101,7 @@ t('add/publish/pop/pushUsed/harvest: one chain, direct descriptors', () => {
 t('indirect: a multi-part chain takes one descriptor and one table, freed on harvest', () => {
   const mem = ram();
   const c = cfg({ indirect: true });
-  const alloc = new TestAlloc();
+  const alloc = new RecordingAlloc(TABLES);
   const drv = new DriverQueue<number>(mem, c, alloc);
   const dev = new DeviceQueue(mem, c);
   const r = [{ base: BUF, len: 1 }, { base: BUF + 8, len: 2 }, { base: BUF + 16, len: 3 }];
@@ -270,55 +246,55 @@ t('EVENT_IDX: avail_event and used_event steer kicks and interrupts', () => {
 t('device: chain validation errors, each with its kind', () => {
   const cases: [string, Partial<QueueConfig>, (m: GuestMemory) => number, VirtqueueErrorKind][] = [
     ['head >= size', {}, () => 8, 'head-index'],
-    ['next >= size', {}, (m) => { putDesc(m, DESC, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 8); return 0; }, 'next-index'],
+    ['next >= size', {}, (m) => { ring(m).desc(0, BUF, 4, VIRTQ_DESC_F_NEXT, 8); return 0; }, 'next-index'],
     ['loop', {}, (m) => {
-      putDesc(m, DESC, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
-      putDesc(m, DESC, 1, BUF, 4, VIRTQ_DESC_F_NEXT, 0);
+      ring(m).desc(0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
+      ring(m).desc(1, BUF, 4, VIRTQ_DESC_F_NEXT, 0);
       return 0;
     }, 'chain-too-long'],
-    ['self loop', {}, (m) => { putDesc(m, DESC, 3, BUF, 4, VIRTQ_DESC_F_NEXT, 3); return 3; }, 'chain-too-long'],
+    ['self loop', {}, (m) => { ring(m).desc(3, BUF, 4, VIRTQ_DESC_F_NEXT, 3); return 3; }, 'chain-too-long'],
     ['readable after writable', {}, (m) => {
-      putDesc(m, DESC, 0, BUF, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
-      putDesc(m, DESC, 1, BUF, 4, 0, 0);
+      ring(m).desc(0, BUF, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+      ring(m).desc(1, BUF, 4, 0, 0);
       return 0;
     }, 'readable-after-writable'],
-    ['buffer outside memory', {}, (m) => { putDesc(m, DESC, 0, RAM - 2, 4, 0, 0); return 0; }, 'address'],
-    ['address above 2^53', {}, (m) => { putDesc(m, DESC, 0, 0, 4, 0, 0); m.setU32(DESC + 4, 0xffffffff); return 0; }, 'address'],
+    ['buffer outside memory', {}, (m) => { ring(m).desc(0, RAM - 2, 4, 0, 0); return 0; }, 'address'],
+    ['address above 2^53', {}, (m) => { ring(m).desc(0, 0, 4, 0, 0); m.setU32(DESC + 4, 0xffffffff); return 0; }, 'address'],
     ['total over u32', {}, (m) => {
       // Two 3 GiB descriptors in a region that is big enough: only the sum is wrong.
-      putDesc(m, DESC, 0, 0x1_0000_0000, 0xc000_0000, VIRTQ_DESC_F_NEXT, 1);
-      putDesc(m, DESC, 1, 0x1_0000_0000, 0xc000_0000, 0, 0);
+      ring(m).desc(0, 0x1_0000_0000, 0xc000_0000, VIRTQ_DESC_F_NEXT, 1);
+      ring(m).desc(1, 0x1_0000_0000, 0xc000_0000, 0, 0);
       return 0;
     }, 'total-len'],
-    ['indirect not negotiated', {}, (m) => { putDesc(m, DESC, 0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-not-negotiated'],
-    ['indirect len not a multiple of 16', { indirect: true }, (m) => { putDesc(m, DESC, 0, TABLES, 24, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-len'],
-    ['indirect len 0', { indirect: true }, (m) => { putDesc(m, DESC, 0, TABLES, 0, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-len'],
-    ['indirect over 65535 entries', { indirect: true }, (m) => { putDesc(m, DESC, 0, 0, 16 * 65536, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-len'],
-    ['indirect table outside memory', { indirect: true }, (m) => { putDesc(m, DESC, 0, RAM - 16, 32, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'address'],
+    ['indirect not negotiated', {}, (m) => { ring(m).desc(0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-not-negotiated'],
+    ['indirect len not a multiple of 16', { indirect: true }, (m) => { ring(m).desc(0, TABLES, 24, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-len'],
+    ['indirect len 0', { indirect: true }, (m) => { ring(m).desc(0, TABLES, 0, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-len'],
+    ['indirect over 65535 entries', { indirect: true }, (m) => { ring(m).desc(0, 0, 16 * 65536, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'indirect-len'],
+    ['indirect table outside memory', { indirect: true }, (m) => { ring(m).desc(0, RAM - 16, 32, VIRTQ_DESC_F_INDIRECT, 0); return 0; }, 'address'],
     ['indirect with next', { indirect: true }, (m) => {
-      putDesc(m, DESC, 0, TABLES, 32, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
+      ring(m).desc(0, TABLES, 32, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
       return 0;
     }, 'indirect-with-next'],
     ['nested indirect', { indirect: true }, (m) => {
-      putDesc(m, DESC, 0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0);
-      putDesc(m, TABLES, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
-      putDesc(m, TABLES, 1, TABLES + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
+      ring(m).desc(0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0);
+      ring(m).desc(0, BUF, 4, VIRTQ_DESC_F_NEXT, 1, TABLES);
+      ring(m).desc(1, TABLES + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0, TABLES);
       return 0;
     }, 'nested-indirect'],
     ['next beyond the indirect table', { indirect: true }, (m) => {
-      putDesc(m, DESC, 0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0);
-      putDesc(m, TABLES, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 2);
+      ring(m).desc(0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0);
+      ring(m).desc(0, BUF, 4, VIRTQ_DESC_F_NEXT, 2, TABLES);
       return 0;
     }, 'next-index'],
     ['loop inside the indirect table', { indirect: true }, (m) => {
-      putDesc(m, DESC, 0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0);
-      putDesc(m, TABLES, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
-      putDesc(m, TABLES, 1, BUF, 4, VIRTQ_DESC_F_NEXT, 0);
+      ring(m).desc(0, TABLES, 32, VIRTQ_DESC_F_INDIRECT, 0);
+      ring(m).desc(0, BUF, 4, VIRTQ_DESC_F_NEXT, 1, TABLES);
+      ring(m).desc(1, BUF, 4, VIRTQ_DESC_F_NEXT, 0, TABLES);
       return 0;
     }, 'chain-too-long'],
     ['buffer in the indirect table outside memory', { indirect: true }, (m) => {
-      putDesc(m, DESC, 0, TABLES, 16, VIRTQ_DESC_F_INDIRECT, 0);
-      putDesc(m, TABLES, 0, RAM, 1, 0, 0);
+      ring(m).desc(0, TABLES, 16, VIRTQ_DESC_F_INDIRECT, 0);
+      ring(m).desc(0, RAM, 1, 0, 0, TABLES);
       return 0;
     }, 'address'],
   ];
@@ -328,7 +304,7 @@ t('device: chain validation errors, each with its kind', () => {
     const c = cfg(over);
     const dev = new DeviceQueue(mem, c);
     const head = setup(mem);
-    offer(mem, c, [head]);
+    ring(mem, c).offer([head], 0);
     let err: unknown;
     try { dev.pop(); } catch (e) { err = e; }
     assert.instance(err, VirtqueueError, name);
@@ -343,15 +319,15 @@ t('device: a chain of exactly size descriptors and a skipped bad head', () => {
   const mem = ram();
   const c = cfg({ size: 4 });
   const dev = new DeviceQueue(mem, c);
-  for (let i = 0; i < 4; i++) putDesc(mem, DESC, i, BUF + i, 1, i < 3 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
-  offer(mem, c, [9, 0]);
+  for (let i = 0; i < 4; i++) ring(mem).desc(i, BUF + i, 1, i < 3 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
+  ring(mem, c).offer([9, 0], 0);
   assert.is(kindOf(() => dev.pop()), 'head-index');
   const ch = dev.pop()!;
   assert.is(ch.readable.length, 4);
   assert.is(ch.readableLen, 4);
   // A zero-length descriptor is fine (rust-vmm accepts it).
-  putDesc(mem, DESC, 0, BUF, 0, VIRTQ_DESC_F_WRITE, 0);
-  offer(mem, c, [0], 2);
+  ring(mem).desc(0, BUF, 0, VIRTQ_DESC_F_WRITE, 0);
+  ring(mem, c).offer([0], 2);
   assert.equal(dev.pop()!.writable, [{ base: BUF, len: 0 }]);
 });
 
@@ -359,13 +335,13 @@ t('device: avail.idx too far ahead is an error every time, never a loop', () => 
   const mem = ram();
   const c = cfg();
   const dev = new DeviceQueue(mem, c);
-  mem.setU16(c.avail + 2, 9);
+  ring(mem, c).setAvailIdx(9);
   assert.is(kindOf(() => dev.pop()), 'avail-idx');
   assert.is(kindOf(() => dev.pop()), 'avail-idx');
-  mem.setU16(c.avail + 2, 0xffff); // "behind" is also far ahead modulo 2^16
+  ring(mem, c).setAvailIdx(0xffff); // "behind" is also far ahead modulo 2^16
   assert.is(kindOf(() => dev.pop()), 'avail-idx');
-  putDesc(mem, DESC, 0, BUF, 1, 0, 0);
-  offer(mem, c, new Array(8).fill(0));
+  ring(mem).desc(0, BUF, 1, 0, 0);
+  ring(mem, c).offer(new Array(8).fill(0), 0);
   for (let i = 0; i < 8; i++) assert.ok(dev.pop());
   assert.is(dev.pop(), undefined);
 });
@@ -379,8 +355,8 @@ t('device: pushUsed rejects a head out of range', () => {
 t('device: resumes from a saved state', () => {
   const mem = ram();
   const c = cfg();
-  putDesc(mem, DESC, 2, BUF, 1, 0, 0);
-  offer(mem, c, [2], 0xfffe);
+  ring(mem).desc(2, BUF, 1, 0, 0);
+  ring(mem, c).offer([2], 0xfffe);
   const dev = new DeviceQueue(mem, c, { nextAvail: 0xfffe, nextUsed: 0xfff0 });
   assert.is(dev.pop()!.head, 2);
   dev.pushUsed(2, 0);
@@ -391,7 +367,7 @@ t('device: resumes from a saved state', () => {
 t('driver: untrusted used entries are typed errors, no double free', () => {
   const mem = ram();
   const c = cfg();
-  const alloc = new TestAlloc();
+  const alloc = new RecordingAlloc(TABLES);
   const drv = new DriverQueue<string>(mem, c, alloc);
   const dev = new DeviceQueue(mem, c);
   drv.add([{ base: BUF, len: 4 }], [{ base: BUF + 64, len: 10 }], 'a');
@@ -414,11 +390,12 @@ t('driver: untrusted used entries are typed errors, no double free', () => {
   assert.is(drv.numFree, 8);
   assert.is(drv.numInFlight, 0);
   // An id out of range.
-  mem.setU32(c.used + 4 + 8 * 4, 1000);
-  mem.setU16(c.used + 2, 5);
+  const hand = ring(mem, c);
+  hand.usedElem(4, 1000, 0);
+  hand.setUsedIdx(5);
   assert.is(kindOf(() => drv.harvest()), 'used-id');
   // used.idx far ahead: the device is broken, nothing consumed.
-  mem.setU16(c.used + 2, 5 + 9);
+  hand.setUsedIdx(5 + 9);
   assert.is(kindOf(() => drv.harvest()), 'used-idx');
   assert.is(kindOf(() => drv.harvest()), 'used-idx');
   assert.is(drv.numFree, 8);
@@ -426,7 +403,7 @@ t('driver: untrusted used entries are typed errors, no double free', () => {
 
 t('driver: detachAll returns every token in flight and frees the tables', () => {
   const mem = ram();
-  const alloc = new TestAlloc();
+  const alloc = new RecordingAlloc(TABLES);
   const drv = new DriverQueue<number>(mem, cfg({ indirect: true }), alloc);
   drv.add([{ base: BUF, len: 1 }], [{ base: BUF, len: 1 }], 1);
   drv.add([{ base: BUF, len: 1 }], [], 2);
