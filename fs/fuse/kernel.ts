@@ -30,11 +30,20 @@ export const FUSE_WRITE = 16;
 export const FUSE_STATFS = 17;
 export const FUSE_RELEASE = 18;
 export const FUSE_FSYNC = 20;
+export const FUSE_SETXATTR = 21;
+export const FUSE_GETXATTR = 22;
+export const FUSE_LISTXATTR = 23;
+export const FUSE_REMOVEXATTR = 24;
 export const FUSE_FLUSH = 25;
 export const FUSE_INIT = 26;
 export const FUSE_OPENDIR = 27;
 export const FUSE_READDIR = 28;
 export const FUSE_RELEASEDIR = 29;
+export const FUSE_FSYNCDIR = 30;
+export const FUSE_GETLK = 31;
+export const FUSE_SETLK = 32;
+export const FUSE_SETLKW = 33;
+export const FUSE_ACCESS = 34;
 export const FUSE_CREATE = 35;
 export const FUSE_INTERRUPT = 36;
 export const FUSE_DESTROY = 38;
@@ -43,6 +52,7 @@ export const FUSE_FALLOCATE = 43;
 export const FUSE_READDIRPLUS = 44;
 export const FUSE_RENAME2 = 45;
 export const FUSE_LSEEK = 46;
+export const FUSE_COPY_FILE_RANGE = 47;
 export const FUSE_SETUPMAPPING = 48;
 export const FUSE_REMOVEMAPPING = 49;
 export const FUSE_SYNCFS = 50;
@@ -145,6 +155,13 @@ export const FUSE_WRITE_LOCKOWNER = 1 << 1;
 export const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
 export const FUSE_READ_LOCKOWNER = 1 << 1;
 export const FUSE_FSYNC_FDATASYNC = 1 << 0;
+/** fuse_lk_in.lk_flags: the lock is a flock(2) lock, not a POSIX record lock. */
+export const FUSE_LK_FLOCK = 1 << 0;
+/** fuse_setxattr_in.setxattr_flags (with FUSE_SETXATTR_EXT). */
+export const FUSE_SETXATTR_ACL_KILL_SGID = 1 << 0;
+/** fuse_setxattr_in without FUSE_SETXATTR_EXT: size and flags only. The
+ *  client here never asks for the extension and the server never grants it. */
+export const FUSE_COMPAT_SETXATTR_IN_SIZE = 8;
 
 // fuse_setupmapping_in.flags (u64)
 export const FUSE_SETUPMAPPING_FLAG_WRITE = 1n << 0n;
@@ -156,6 +173,10 @@ export { DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK } 
 // Limits
 /** Longest entry name (Linux FUSE_NAME_MAX). */
 export const FUSE_NAME_MAX = 1024;
+/** Longest extended attribute name (Linux XATTR_NAME_MAX). */
+export const FUSE_XATTR_NAME_MAX = 255;
+/** Largest extended attribute value and listing (XATTR_SIZE_MAX, XATTR_LIST_MAX). */
+export const FUSE_XATTR_SIZE_MAX = 65536;
 /** Longest symlink target with its NUL (PATH_MAX). */
 export const FUSE_PATH_MAX = 4096;
 export const FUSE_MIN_READ_BUFFER = 8192;

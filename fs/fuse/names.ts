@@ -3,7 +3,7 @@
 // fuseName/nameToString convert at the edges.
 
 import { Errno, ErrnoError } from '../../core/errno';
-import { FUSE_NAME_MAX, FUSE_PATH_MAX } from './kernel';
+import { FUSE_NAME_MAX, FUSE_PATH_MAX, FUSE_XATTR_NAME_MAX } from './kernel';
 import { LeReader, LeWriter } from './wire';
 
 const SLASH = 0x2f;
@@ -19,6 +19,8 @@ export interface NameRule {
 }
 export const ENTRY_NAME: NameRule = { what: 'name', max: FUSE_NAME_MAX, slash: false };
 export const LINK_TARGET: NameRule = { what: 'symlink target', max: FUSE_PATH_MAX - 1, slash: true };
+/** An extended attribute name ("user.x"): any bytes but NUL, '/' included. */
+export const XATTR_NAME: NameRule = { what: 'xattr name', max: FUSE_XATTR_NAME_MAX, slash: true };
 
 /** UTF-8 bytes of a name. */
 export function fuseName(s: string): Uint8Array {

@@ -12,7 +12,7 @@ import { AnyRequest, Opcode } from './requests';
 import { StructLayout, nested } from './layout';
 import {
   AttrOut, EntryOut, FUSE_COMPAT_22_INIT_OUT_SIZE, FUSE_COMPAT_INIT_OUT_SIZE, FUSE_OUT_HEADER_SIZE, InitOut, Kstatfs,
-  LseekOut, OpenOut, WriteOut, fuseAttrOut, fuseEntryOut, fuseInitOut, fuseKstatfs, fuseLseekOut, fuseOpenOut,
+  LkOut, LseekOut, OpenOut, WriteOut, fuseAttrOut, fuseGetxattrOut, fuseLkOut, fuseEntryOut, fuseInitOut, fuseKstatfs, fuseLseekOut, fuseOpenOut,
   fuseWriteOut,
 } from './structs';
 import { LeReader, LeWriter } from './wire';
@@ -27,6 +27,10 @@ const createOut = new StructLayout<CreateOut>('fuse_entry_out + fuse_open_out', 
   entry_out: nested(fuseEntryOut, 0), open_out: nested(fuseOpenOut, fuseEntryOut.size),
 });
 export interface ReaddirOut { entries: Dirent[] }
+/** GETXATTR and LISTXATTR: the size the value needs (a request of size 0
+ *  asks only that), or the value itself (decoded: a view). LISTXATTR's value
+ *  is the names, each with its NUL. */
+export type XattrOut = { size: number; value?: undefined } | { value: Uint8Array; size?: undefined };
 export interface ReaddirplusOut { entries: DirentPlus[] }
 
 /** The body of each opcode's successful reply; null for an empty one, never
@@ -66,6 +70,22 @@ export interface ReplyBodies {
   [K.FUSE_SYNCFS]: null;
   [K.FUSE_SETUPMAPPING]: null;
   [K.FUSE_REMOVEMAPPING]: null;
+  [K.FUSE_SETXATTR]: null;
+  [K.FUSE_GETXATTR]: XattrOut;
+  [K.FUSE_LISTXATTR]: XattrOut;
+  [K.FUSE_REMOVEXATTR]: null;
+  [K.FUSE_FSYNCDIR]: null;
+  [K.FUSE_GETLK]: LkOut;
+  [K.FUSE_SETLK]: null;
+  [K.FUSE_SETLKW]: null;
+  [K.FUSE_ACCESS]: null;
+  [K.FUSE_COPY_FILE_RANGE]: WriteOut;
+}
+
+/** What a reply's decoder must know of its request: GETXATTR and LISTXATTR
+ *  answer a size-0 request with fuse_getxattr_out, any other with data. */
+export interface ReplyContext {
+  sizeProbe?: boolean;
 }
 
 /** A decoded reply: errno 0 and a body, or the server's errno (positive)
@@ -83,7 +103,7 @@ interface ReplyCodec<T> {
   /** Bulk data after the fixed part (READ, READLINK). */
   tail?(b: T): Uint8Array;
   /** Read a body filling [off, end) exactly. */
-  read(r: LeReader, off: number, end: number): T;
+  read(r: LeReader, off: number, end: number, ctx: ReplyContext): T;
 }
 
 function exact(r: LeReader, off: number, end: number, size: number, what: string): void {
@@ -106,6 +126,17 @@ const empty: ReplyCodec<null> = {
 const entryOut = fixed(fuseEntryOut);
 const attrOut = fixed(fuseAttrOut);
 const openOut = fixed(fuseOpenOut);
+const xattrOut: ReplyCodec<XattrOut> = {
+  fixed: fuseGetxattrOut.size,
+  size: (b) => (b.value === undefined ? fuseGetxattrOut.size : 0),
+  write: (w, off, b) => { if (b.value === undefined) fuseGetxattrOut.write(w, off, { size: b.size }); },
+  tail: (b) => b.value ?? new Uint8Array(0),
+  read(r, off, end, ctx) {
+    if (!ctx.sizeProbe) return { value: r.view(off, end) };
+    exact(r, off, end, fuseGetxattrOut.size, fuseGetxattrOut.cName);
+    return { size: fuseGetxattrOut.read(r, off).size };
+  },
+};
 const noReply: ReplyCodec<never> = {
   fixed: 0,
   size() { throw new ErrnoError(Errno.EINVAL, 'FORGET has no reply'); },
@@ -183,6 +214,16 @@ const codecs: { [O in Opcode]: ReplyCodec<ReplyBodies[O]> } = {
   [K.FUSE_SYNCFS]: empty,
   [K.FUSE_SETUPMAPPING]: empty,
   [K.FUSE_REMOVEMAPPING]: empty,
+  [K.FUSE_SETXATTR]: empty,
+  [K.FUSE_GETXATTR]: xattrOut,
+  [K.FUSE_LISTXATTR]: xattrOut,
+  [K.FUSE_REMOVEXATTR]: empty,
+  [K.FUSE_FSYNCDIR]: empty,
+  [K.FUSE_GETLK]: fixed(fuseLkOut),
+  [K.FUSE_SETLK]: empty,
+  [K.FUSE_SETLKW]: empty,
+  [K.FUSE_ACCESS]: empty,
+  [K.FUSE_COPY_FILE_RANGE]: fixed(fuseWriteOut),
 };
 
 function codecOf(opcode: Opcode): ReplyCodec<unknown> {
@@ -253,7 +294,7 @@ export function encodeReaddirReply(
  *  reply: the used length of the writable part). EPROTO for a malformed
  *  reply, EIO for malformed directory entries. Data, targets and names are
  *  views into `bytes`. */
-export function decodeReply<O extends Opcode>(opcode: O, bytes: Uint8Array): Decoded<Reply<O>> {
+export function decodeReply<O extends Opcode>(opcode: O, bytes: Uint8Array, ctx: ReplyContext = {}): Decoded<Reply<O>> {
   let unique: bigint | undefined;
   return guard((): Reply<O> => {
     const r = new LeReader(bytes, Errno.EPROTO);
@@ -263,7 +304,7 @@ export function decodeReply<O extends Opcode>(opcode: O, bytes: Uint8Array): Dec
     if (h.error !== 0) return { opcode, unique: h.unique, errno: -h.error, body: undefined };
     const codec = codecOf(opcode);
     const br = opcode === K.FUSE_READDIR || opcode === K.FUSE_READDIRPLUS ? new LeReader(bytes, Errno.EIO) : r;
-    const body = codec.read(br, FUSE_OUT_HEADER_SIZE, h.len) as ReplyBodies[O];
+    const body = codec.read(br, FUSE_OUT_HEADER_SIZE, h.len, ctx) as ReplyBodies[O];
     return { opcode, unique: h.unique, errno: 0, body };
   }, () => unique);
 }
@@ -285,6 +326,9 @@ export function replyMaxSize(req: AnyRequest): number {
       return FUSE_OUT_HEADER_SIZE + req.body.size;
     case K.FUSE_READLINK:
       return FUSE_OUT_HEADER_SIZE + K.FUSE_PATH_MAX;
+    case K.FUSE_GETXATTR:
+    case K.FUSE_LISTXATTR:
+      return FUSE_OUT_HEADER_SIZE + (req.body.size === 0 ? fuseGetxattrOut.size : req.body.size);
     default:
       return replyFixedSize(req.opcode);
   }

@@ -9,7 +9,7 @@ import { checkedInHeader, writeInHeader } from './headers';
 import * as I from './in-structs';
 import * as K from './kernel';
 import { StructLayout } from './layout';
-import { ENTRY_NAME, LINK_TARGET, NameRule, checkName, readName, writeName } from './names';
+import { ENTRY_NAME, LINK_TARGET, NameRule, XATTR_NAME, checkName, readName, writeName } from './names';
 import { FUSE_COMPAT_INIT_IN_SIZE, FUSE_IN_HEADER_SIZE, InHeader, InitIn, fuseInitIn } from './structs';
 import { LeReader, LeWriter } from './wire';
 
@@ -35,6 +35,19 @@ export interface WriteIn extends Omit<I.WriteArgs, 'size'> {
   data: Uint8Array;
 }
 export interface RemovemappingIn { mappings: I.RemovemappingOne[] }
+/** SETXATTR: fuse_setxattr_in's first 8 bytes (no FUSE_SETXATTR_EXT), the
+ *  name, then the value; the wire's size is value.length. */
+export interface SetxattrIn {
+  /** XATTR_CREATE, XATTR_REPLACE */
+  flags: number;
+  name: Uint8Array;
+  /** Decoded: a view into the request buffer. */
+  value: Uint8Array;
+}
+/** GETXATTR: the most bytes the value may have (0: ask its size), and the name. */
+export interface GetxattrIn extends I.GetxattrArgs { name: Uint8Array }
+/** REMOVEXATTR. */
+export interface XattrNameIn { name: Uint8Array }
 
 /** The body each opcode's request carries; null for none. */
 export interface RequestBodies {
@@ -72,6 +85,16 @@ export interface RequestBodies {
   [K.FUSE_SYNCFS]: null;
   [K.FUSE_SETUPMAPPING]: I.SetupmappingIn;
   [K.FUSE_REMOVEMAPPING]: RemovemappingIn;
+  [K.FUSE_SETXATTR]: SetxattrIn;
+  [K.FUSE_GETXATTR]: GetxattrIn;
+  [K.FUSE_LISTXATTR]: I.GetxattrArgs;
+  [K.FUSE_REMOVEXATTR]: XattrNameIn;
+  [K.FUSE_FSYNCDIR]: I.FsyncIn;
+  [K.FUSE_GETLK]: I.LkIn;
+  [K.FUSE_SETLK]: I.LkIn;
+  [K.FUSE_SETLKW]: I.LkIn;
+  [K.FUSE_ACCESS]: I.AccessIn;
+  [K.FUSE_COPY_FILE_RANGE]: I.CopyFileRangeIn;
 }
 
 /** The opcodes the codec carries. */
@@ -186,6 +209,24 @@ const nameOnly = named<NameIn>(null, 'name', [['name', ENTRY_NAME]]);
 const openIn = fixed(I.fuseOpenIn);
 const readIn = fixed(I.fuseReadIn);
 const releaseIn = fixed(I.fuseReleaseIn);
+const lkIn = fixed(I.fuseLkIn);
+const SETXATTR_HEAD = K.FUSE_COMPAT_SETXATTR_IN_SIZE;
+const setxattrIn: BodyCodec<SetxattrIn> = {
+  size(b) { checkName(b.name, XATTR_NAME); return SETXATTR_HEAD + b.name.length + 1; },
+  write(w, o, b) {
+    w.u32(o, b.value.length); // fuse_setxattr_in.size
+    w.u32(o + 4, b.flags);
+    writeName(w, o + SETXATTR_HEAD, b.name);
+  },
+  tail: (b) => b.value,
+  read(r, o, end) {
+    r.need(o, SETXATTR_HEAD, 'fuse_setxattr_in', end);
+    const h = I.fuseSetxattrIn.read(r, o, SETXATTR_HEAD);
+    const { name, next } = readName(r, o + SETXATTR_HEAD, end, XATTR_NAME);
+    if (h.size !== end - next) r.fail(`fuse_setxattr_in.size ${h.size} disagrees with the ${end - next} value bytes`);
+    return { flags: h.flags, name, value: r.view(next, end) };
+  },
+};
 const entryNames: ReadonlyArray<['oldname' | 'newname', NameRule]> = [['oldname', ENTRY_NAME], ['newname', ENTRY_NAME]];
 
 const codecs: { [O in Opcode]: BodyCodec<RequestBodies[O]> } = {
@@ -248,6 +289,16 @@ const codecs: { [O in Opcode]: BodyCodec<RequestBodies[O]> } = {
   [K.FUSE_SETUPMAPPING]: fixed(I.fuseSetupmappingIn),
   [K.FUSE_REMOVEMAPPING]: counted<RemovemappingIn, I.RemovemappingOne>(I.fuseRemovemappingIn, I.fuseRemovemappingOne,
     (b) => b.mappings, (mappings) => ({ mappings })),
+  [K.FUSE_SETXATTR]: setxattrIn,
+  [K.FUSE_GETXATTR]: named<GetxattrIn>(I.fuseGetxattrIn, 'fuse_getxattr_in', [['name', XATTR_NAME]]),
+  [K.FUSE_LISTXATTR]: fixed(I.fuseGetxattrIn),
+  [K.FUSE_REMOVEXATTR]: named<XattrNameIn>(null, 'xattr name', [['name', XATTR_NAME]]),
+  [K.FUSE_FSYNCDIR]: fixed(I.fuseFsyncIn),
+  [K.FUSE_GETLK]: lkIn,
+  [K.FUSE_SETLK]: lkIn,
+  [K.FUSE_SETLKW]: lkIn,
+  [K.FUSE_ACCESS]: fixed(I.fuseAccessIn),
+  [K.FUSE_COPY_FILE_RANGE]: fixed(I.fuseCopyFileRangeIn),
 };
 
 /** Whether the codec knows this opcode. */

@@ -27,6 +27,8 @@ const link = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ minLength: F.FUSE_PATH_MAX - 2, maxLength: F.FUSE_PATH_MAX - 1 }) },
 ).map((b) => clean(b, [0]));
 
+const xname = fc.uint8Array({ minLength: 1, maxLength: F.FUSE_XATTR_NAME_MAX }).map((b) => clean(b, [0]));
+const lkIn = rec({ fh: u64, owner: u64, lk: rec({ start: u64, end: u64, type: u32, pid: u32 }), lk_flags: u32 });
 const readIn = rec({ fh: u64, offset: u64, size: u32, read_flags: u32, lock_owner: u64, flags: u32 });
 const releaseIn = rec({ fh: u64, flags: u32, release_flags: u32, lock_owner: u64 });
 const openIn = rec({ flags: u32, open_flags: u32 });
@@ -70,6 +72,16 @@ const requestBodies: { [O in F.Opcode]: fc.Arbitrary<F.RequestBodies[O]> } = {
   [F.FUSE_SYNCFS]: fc.constant(null),
   [F.FUSE_SETUPMAPPING]: rec({ fh: u64, foffset: u64, len: u64, flags: u64, moffset: u64 }),
   [F.FUSE_REMOVEMAPPING]: rec({ mappings: fc.array(rec({ moffset: u64, len: u64 }), { maxLength: 8 }) }),
+  [F.FUSE_SETXATTR]: rec({ flags: u32, name: xname, value: bytes(300) }),
+  [F.FUSE_GETXATTR]: rec({ size: u32, name: xname }),
+  [F.FUSE_LISTXATTR]: rec({ size: u32 }),
+  [F.FUSE_REMOVEXATTR]: rec({ name: xname }),
+  [F.FUSE_FSYNCDIR]: rec({ fh: u64, fsync_flags: u32 }),
+  [F.FUSE_GETLK]: lkIn,
+  [F.FUSE_SETLK]: lkIn,
+  [F.FUSE_SETLKW]: lkIn,
+  [F.FUSE_ACCESS]: rec({ mask: u32 }),
+  [F.FUSE_COPY_FILE_RANGE]: rec({ fh_in: u64, off_in: u64, nodeid_out: u64, fh_out: u64, off_out: u64, len: u64, flags: u64 }),
 };
 
 const opcodes = Object.keys(requestBodies).map(Number) as F.Opcode[];
@@ -94,6 +106,11 @@ const attrOut = rec({ attr_valid: u64, attr_valid_nsec: u32, attr });
 const openOut = rec({ fh: u64, open_flags: u32, backing_id: i32 });
 const dirent = rec({ ino: u64, off: u64, type: u32, name });
 const empty = fc.constant(null);
+const xattrOut: fc.Arbitrary<F.XattrOut> = fc.oneof(
+  rec<{ size: number }>({ size: u32 }), rec<{ value: Uint8Array }>({ value: bytes(300) }));
+/** Whether a decoded GETXATTR/LISTXATTR reply is the size probe's. */
+const ctxOf = (result: unknown): F.ReplyContext =>
+  ({ sizeProbe: result !== null && typeof result === 'object' && (result as F.XattrOut).size !== undefined });
 
 type ReplyArbs = { [O in F.Opcode]: fc.Arbitrary<F.ReplyBodies[O]> | undefined };
 const replyBodies: ReplyArbs = {
@@ -136,6 +153,16 @@ const replyBodies: ReplyArbs = {
   [F.FUSE_SYNCFS]: empty,
   [F.FUSE_SETUPMAPPING]: empty,
   [F.FUSE_REMOVEMAPPING]: empty,
+  [F.FUSE_SETXATTR]: empty,
+  [F.FUSE_GETXATTR]: xattrOut,
+  [F.FUSE_LISTXATTR]: xattrOut,
+  [F.FUSE_REMOVEXATTR]: empty,
+  [F.FUSE_FSYNCDIR]: empty,
+  [F.FUSE_GETLK]: rec({ lk: rec({ start: u64, end: u64, type: u32, pid: u32 }) }),
+  [F.FUSE_SETLK]: empty,
+  [F.FUSE_SETLKW]: empty,
+  [F.FUSE_ACCESS]: empty,
+  [F.FUSE_COPY_FILE_RANGE]: rec({ size: u32 }),
 };
 
 const replyOpcodes = opcodes.filter((o) => replyBodies[o] !== undefined);
@@ -179,7 +206,7 @@ t('reply: decode(encode(reply)) is reply, for every opcode, success and error', 
   for (const op of replyOpcodes) {
     fc.assert(fc.property(replyOf(op), ({ opcode, unique, result }) => {
       const bytes = encodeAny(opcode, unique, result);
-      const d = F.decodeReply(opcode, bytes);
+      const d = F.decodeReply(opcode, bytes, ctxOf(result));
       if (!d.ok) throw new Error(`${F.opcodeName(op)}: ${d.reason}`);
       const expect = typeof result === 'number'
         ? { opcode, unique, errno: result, body: undefined }
@@ -197,7 +224,8 @@ t('reply: head is the start of the whole reply, its len counting the tail', () =
     assert.equal(whole.subarray(0, head.length), head);
     assert.is(new DataView(head.buffer).getUint32(0, true), whole.length);
     const tail = opcode === F.FUSE_READ ? (result as F.ReadOut).data.length
-      : opcode === F.FUSE_READLINK ? (result as F.ReadlinkOut).link.length : 0;
+      : opcode === F.FUSE_READLINK ? (result as F.ReadlinkOut).link.length
+        : opcode === F.FUSE_GETXATTR || opcode === F.FUSE_LISTXATTR ? ((result as F.XattrOut).value?.length ?? 0) : 0;
     assert.is(head.length + tail, whole.length);
   }), { numRuns: 300 });
 });

@@ -112,9 +112,31 @@ t('total_extlen that overruns the request', () => {
   rejects(F.decodeRequest(b), Errno.EINVAL, /total_extlen/);
 });
 
+t('SETXATTR whose size disagrees with its value, GETXATTR without a NUL, an empty xattr name', () => {
+  const good = F.encodeRequest({ opcode: F.FUSE_SETXATTR, ...hdr, body: { flags: 1, name: nm('user.a'), value: nm('v1') } });
+  assert.ok(F.decodeRequest(good).ok);
+  const bad = good.slice();
+  dv(bad).setUint32(40, 3, true);
+  rejects(F.decodeRequest(bad), Errno.EINVAL, /fuse_setxattr_in.size 3 disagrees with the 2 value bytes/);
+  const args = new Uint8Array(8 + 4);
+  args.set(nm('user'), 8); // no NUL after the name
+  rejects(F.decodeRequest(raw(F.FUSE_GETXATTR, args)), Errno.EINVAL, /xattr name without its NUL/);
+  rejects(F.decodeRequest(raw(F.FUSE_REMOVEXATTR, new Uint8Array(1))), Errno.EINVAL, /empty xattr name/);
+  assert.throws(() => F.encodeRequest({ opcode: F.FUSE_REMOVEXATTR, ...hdr, body: { name: new Uint8Array(256).fill(0x61) } }),
+    (e: unknown) => e instanceof ErrnoError && e.errno === Errno.ENAMETOOLONG);
+});
+
+t('GETXATTR reply: the size probe takes exactly fuse_getxattr_out; data takes any length', () => {
+  rejects(F.decodeReply(F.FUSE_GETXATTR, outMsg(0, 4), { sizeProbe: true }), Errno.EPROTO, /fuse_getxattr_out/);
+  const d = F.decodeReply(F.FUSE_GETXATTR, outMsg(0, 4));
+  assert.ok(d.ok && d.value.body?.value?.length === 4);
+  const p = F.decodeReply(F.FUSE_LISTXATTR, outMsg(0, 8), { sizeProbe: true });
+  assert.ok(p.ok && p.value.body?.size === 0);
+});
+
 t('an unknown opcode is ENOSYS and keeps unique, so the server can answer', () => {
-  const d = F.decodeRequest(raw(21 /* SETXATTR */, new Uint8Array(8)));
-  rejects(d, Errno.ENOSYS, /SETXATTR/);
+  const d = F.decodeRequest(raw(39 /* IOCTL */, new Uint8Array(8)));
+  rejects(d, Errno.ENOSYS, /IOCTL/);
   assert.is(!d.ok && d.unique, 77n);
   const e = F.decodeRequest(raw(F.FUSE_READ, new Uint8Array(3)));
   assert.is(!e.ok && e.unique, 77n);
