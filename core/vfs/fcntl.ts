@@ -23,6 +23,35 @@ export const O_SYNC = 0o4010000;
 export const SEEK_SET = 0;
 export const SEEK_CUR = 1;
 export const SEEK_END = 2;
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
+// access(2)
+export const F_OK = 0;
+export const X_OK = 1;
+export const W_OK = 2;
+export const R_OK = 4;
+
+// renameat2(2)
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+
+// setxattr(2)
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+/** Longest xattr name, largest value and listing (Linux). */
+export const XATTR_NAME_MAX = 255;
+export const XATTR_SIZE_MAX = 65536;
+
+// fcntl(2) record locks and flock(2)
+export const F_RDLCK = 0;
+export const F_WRLCK = 1;
+export const F_UNLCK = 2;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
 
 /** umount2 flag: unmount even with files open (they fail with EIO after). */
 export const MNT_FORCE = 1;

@@ -2,7 +2,6 @@
 
 import { Errno, ErrnoError } from '../errno';
 import type { FsHandle } from './fs';
-import type { DirEntry } from './stat';
 import type { Vnode } from './vnode';
 
 export class File {
@@ -21,6 +20,8 @@ export class File {
     readonly fh: FsHandle,
     readonly flags: number,
     readonly isDir: boolean,
+    /** Unique per open file description: the owner of its flock(2) locks. */
+    readonly id: bigint = 0n,
   ) {}
 
   /** Runs `fn` after earlier position-moving calls on this file, as f_pos_lock does. */
@@ -30,8 +31,6 @@ export class File {
     return run;
   }
 }
-
-export type { DirEntry };
 
 export class FileTable {
   private readonly slots: (File | undefined)[] = [];

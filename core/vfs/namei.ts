@@ -1,16 +1,27 @@
 // The path walk: absolute paths only, component by component from the
-// namespace root. The walk keeps the directories it went through on a stack
-// of referenced vnodes, so ".." is physical (pop; stays at "/") and ".." at
-// a mount root lands in the parent of the covered directory, without asking
-// the filesystem. Mount points are crossed as they are reached; symlinks are
-// followed for every intermediate component and, when asked, the last one.
-// A trailing slash becomes a final "." so "file/" gives ENOTDIR and
-// "link/" follows the link, as on Linux.
+// namespace root, as bytes (a name need not be UTF-8). The walk keeps the
+// directories it went through on a stack of referenced vnodes, so ".." is
+// physical (pop; stays at "/") and ".." at a mount root lands in the parent
+// of the covered directory, without asking the filesystem. Mount points are
+// crossed as they are reached; symlinks are followed for every intermediate
+// component and, when asked, the last one. Searching a directory needs its
+// exec permission (EACCES). A trailing slash becomes a final "." so
+// "file/" gives ENOTDIR and "link/" follows the link, as on Linux.
 
 import { Errno, ErrnoError } from '../errno';
+import { MAY_EXEC, checkAccess, isRoot } from './cred';
 import { MAXSYMLINKS, NAME_MAX, PATH_MAX } from './fcntl';
+import type { OpContext } from './fs';
 import { S_IFDIR, S_IFLNK } from './stat';
 import { vget, vref, vrele, Vnode } from './vnode';
+
+/** A path as callers give it: a string (UTF-8 on the wire) or its bytes. */
+export type PathLike = string | Uint8Array;
+
+const SLASH = 0x2f;
+const DOT = 0x2e;
+const utf8 = new TextEncoder();
+const text = new TextDecoder('utf-8', { fatal: false });
 
 /** UTF-8 byte length without an encoder (portable, no allocation). */
 export function utf8Length(s: string): number {
@@ -26,36 +37,67 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-/** Type and length checks every path (and symlink target) passes. */
-export function checkPath(path: string): void {
-  if (typeof path !== 'string') throw new ErrnoError(Errno.EFAULT, 'path is not a string');
-  if (path.length === 0) throw new ErrnoError(Errno.ENOENT, 'empty path');
-  // Cheap bound first: a UTF-16 unit is at least one UTF-8 byte.
-  if (path.length >= PATH_MAX || utf8Length(path) >= PATH_MAX) {
-    throw new ErrnoError(Errno.ENAMETOOLONG, 'path too long');
+/** The bytes of a path after the checks every path (and symlink target)
+ *  passes: a string or bytes, not empty (ENOENT), shorter than PATH_MAX
+ *  (ENAMETOOLONG), no NUL (EINVAL). */
+export function pathBytes(path: PathLike): Uint8Array {
+  let b: Uint8Array;
+  if (typeof path === 'string') {
+    // Cheap bound first: a UTF-16 unit is at least one UTF-8 byte.
+    if (path.length >= PATH_MAX || utf8Length(path) >= PATH_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'path too long');
+    b = utf8.encode(path);
+  } else if (path instanceof Uint8Array) {
+    b = path;
+  } else {
+    throw new ErrnoError(Errno.EFAULT, 'path is not a string or bytes');
   }
-  if (path.indexOf('\0') >= 0) throw new ErrnoError(Errno.EINVAL, 'NUL in path');
+  if (b.length === 0) throw new ErrnoError(Errno.ENOENT, 'empty path');
+  if (b.length >= PATH_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'path too long');
+  if (b.indexOf(0) >= 0) throw new ErrnoError(Errno.EINVAL, 'NUL in path');
+  return b;
 }
 
-export function checkAbsolute(path: string): void {
-  checkPath(path);
-  if (path.charCodeAt(0) !== 0x2f) throw new ErrnoError(Errno.EINVAL, `not an absolute path: ${path}`);
+/** pathBytes, and the path must start with '/'. */
+export function absoluteBytes(path: PathLike): Uint8Array {
+  const b = pathBytes(path);
+  if (b[0] !== SLASH) throw new ErrnoError(Errno.EINVAL, `not an absolute path: ${text.decode(b)}`);
+  return b;
 }
 
-export function checkName(name: string): void {
-  if (utf8Length(name) > NAME_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'component too long');
+/** A name's bytes as a string; bytes that are not UTF-8 become U+FFFD. */
+export function nameString(b: Uint8Array): string {
+  return text.decode(b);
 }
+
+export function isDot(n: Uint8Array): boolean { return n.length === 1 && n[0] === DOT; }
+export function isDotDot(n: Uint8Array): boolean { return n.length === 2 && n[0] === DOT && n[1] === DOT; }
+
+const DOT_NAME = Uint8Array.of(DOT);
 
 /** Components; a trailing slash adds ".". */
-export function splitPath(path: string): string[] {
-  const comps = path.split('/').filter((c) => c.length > 0);
-  if (comps.length > 0 && path.charCodeAt(path.length - 1) === 0x2f) comps.push('.');
+export function splitPath(path: Uint8Array): Uint8Array[] {
+  const comps: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i <= path.length; i++) {
+    if (i === path.length || path[i] === SLASH) {
+      if (i > start) comps.push(path.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  if (comps.length > 0 && path[path.length - 1] === SLASH) comps.push(DOT_NAME);
   return comps;
 }
 
+/** EACCES unless the caller may search directory `dir` (root always may). */
+export async function maySearch(dir: Vnode, ctx: OpContext): Promise<void> {
+  if (isRoot(ctx.cred)) return;
+  checkAccess(ctx.cred, await dir.mount.fs.vnops.getattr(dir, ctx), MAY_EXEC);
+}
+
 /** Looks `name` up in `dir` and crosses any mount on the result. */
-export async function lookupChild(dir: Vnode, name: string): Promise<Vnode> {
-  const entry = await dir.mount.fs.vnops.lookup(dir, name);
+export async function lookupChild(dir: Vnode, name: Uint8Array, ctx: OpContext): Promise<Vnode> {
+  if (name.length > NAME_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'component too long');
+  const entry = await dir.mount.fs.vnops.lookup(dir, name, ctx);
   let vp = vget(dir.mount, entry);
   while (vp.mountedHere) {
     const root = vref(vp.mountedHere.root);
@@ -65,37 +107,36 @@ export async function lookupChild(dir: Vnode, name: string): Promise<Vnode> {
   return vp;
 }
 
-function releaseAll(stack: Vnode[]): void {
+export function releaseAll(stack: Vnode[]): void {
   while (stack.length > 0) vrele(stack.pop()!);
 }
 
 /** Walks `comps` from the top of `stack`, pushing what it resolves. */
-async function walk(stack: Vnode[], comps: string[], followLast: boolean): Promise<void> {
+async function walk(stack: Vnode[], comps: Uint8Array[], followLast: boolean, ctx: OpContext): Promise<void> {
   let links = 0;
   let i = 0;
   while (i < comps.length) {
-    const name = comps[i];
+    const name = comps[i]!;
     const last = i === comps.length - 1;
-    const top = stack[stack.length - 1];
+    const top = stack[stack.length - 1]!;
     if (top.type !== S_IFDIR) throw new ErrnoError(Errno.ENOTDIR);
-    if (name === '.') { i++; continue; }
-    if (name === '..') {
+    if (isDot(name)) { i++; continue; }
+    await maySearch(top, ctx);
+    if (isDotDot(name)) {
       if (stack.length > 1) vrele(stack.pop()!);
       i++;
       continue;
     }
-    checkName(name);
-    const vp = await lookupChild(top, name);
+    const vp = await lookupChild(top, name, ctx);
     if (vp.type === S_IFLNK && (!last || followLast)) {
-      let target: string;
+      let target: Uint8Array;
       try {
         if (++links > MAXSYMLINKS) throw new ErrnoError(Errno.ELOOP);
-        target = await vp.mount.fs.vnops.readlink(vp);
+        target = pathBytes(await vp.mount.fs.vnops.readlink(vp, ctx));
       } finally {
         vrele(vp);
       }
-      checkPath(target);
-      if (target.charCodeAt(0) === 0x2f) {
+      if (target[0] === SLASH) {
         while (stack.length > 1) vrele(stack.pop()!);
       }
       comps = splitPath(target).concat(comps.slice(i + 1));
@@ -108,24 +149,35 @@ async function walk(stack: Vnode[], comps: string[], followLast: boolean): Promi
 }
 
 /** The referenced vnode `path` names. */
-export async function namei(root: Vnode, path: string, followLast: boolean): Promise<Vnode> {
-  checkAbsolute(path);
-  const stack = [vref(root)];
-  try {
-    await walk(stack, splitPath(path), followLast);
-  } catch (e) {
-    releaseAll(stack);
-    throw e;
-  }
+export async function namei(root: Vnode, path: PathLike, followLast: boolean, ctx: OpContext): Promise<Vnode> {
+  const stack = await nameiStack(root, splitPath(absoluteBytes(path)), followLast, ctx);
   const vp = stack.pop()!;
   releaseAll(stack);
   return vp;
 }
 
+/** The walk's whole stack: the vnode last, its ancestors below (referenced). */
+async function nameiStack(root: Vnode, comps: Uint8Array[], followLast: boolean, ctx: OpContext): Promise<Vnode[]> {
+  const stack = [vref(root)];
+  try {
+    await walk(stack, comps, followLast, ctx);
+  } catch (e) {
+    releaseAll(stack);
+    throw e;
+  }
+  return stack;
+}
+
+/** What the last component of a path is. */
+export type LastKind = 'norm' | 'dot' | 'dotdot';
+
 export interface ParentResult {
   /** Referenced directory that holds (or will hold) `name`. */
   dir: Vnode;
-  name: string;
+  /** Its ancestors, root first (referenced): rename's loop check reads them. */
+  ancestors: Vnode[];
+  name: Uint8Array;
+  kind: LastKind;
   /** The path ended in "/" (the target must be a directory). */
   trailingSlash: boolean;
 }
@@ -133,21 +185,30 @@ export interface ParentResult {
 /**
  * The directory and last component of `path`, for calls that create or
  * remove names. `rootErrno` answers a path with no last component ("/").
+ * A last component "." or ".." comes back as such (each call has its errno).
  */
-export async function nameiParent(root: Vnode, path: string, rootErrno: number): Promise<ParentResult> {
-  checkAbsolute(path);
-  let end = path.length;
-  while (end > 1 && path.charCodeAt(end - 1) === 0x2f) end--;
-  const trailingSlash = end < path.length;
-  const comps = splitPath(path.slice(0, end));
+export async function nameiParent(root: Vnode, path: PathLike, rootErrno: number, ctx: OpContext): Promise<ParentResult> {
+  const b = absoluteBytes(path);
+  let end = b.length;
+  while (end > 1 && b[end - 1] === SLASH) end--;
+  const trailingSlash = end < b.length;
+  const comps = splitPath(b.subarray(0, end));
   const name = comps.pop();
   if (name === undefined) throw new ErrnoError(rootErrno);
-  if (name === '.' || name === '..') throw new ErrnoError(Errno.EINVAL, `"${name}" as last component`);
-  checkName(name);
-  const dir = await namei(root, comps.length ? '/' + comps.join('/') : '/', true);
+  if (name.length > NAME_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'component too long');
+  const stack = await nameiStack(root, comps, true, ctx);
+  const dir = stack.pop()!;
   if (dir.type !== S_IFDIR) {
     vrele(dir);
+    releaseAll(stack);
     throw new ErrnoError(Errno.ENOTDIR);
   }
-  return { dir, name, trailingSlash };
+  const kind: LastKind = isDot(name) ? 'dot' : isDotDot(name) ? 'dotdot' : 'norm';
+  return { dir, ancestors: stack, name, kind, trailingSlash };
+}
+
+/** Drops what nameiParent referenced. */
+export function releaseParent(p: ParentResult): void {
+  vrele(p.dir);
+  releaseAll(p.ancestors);
 }

@@ -10,6 +10,9 @@ export const S_IFBLK = 0o060000;
 export const S_IFDIR = 0o040000;
 export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_ISVTX = 0o1000;
 
 // d_type values; equal to (mode & S_IFMT) >> 12, as FUSE dirents carry them.
 export const DT_UNKNOWN = 0;
@@ -55,22 +58,43 @@ export interface StatFs {
 
 /** One directory entry; `nextCookie` resumes readdir after this entry. */
 export interface DirEntry {
+  /** The name for display: bytes that are not UTF-8 become U+FFFD. */
   name: string;
+  /** The name as the filesystem has it: open it by these bytes. */
+  nameBytes: Uint8Array;
   /** DT_* value. */
   type: number;
   ino: bigint;
   nextCookie: bigint;
 }
 
+/** A time to set: a value, or the filesystem's clock now (UTIME_NOW). */
+export type TimeSet = Timespec | 'now';
+
 /** Attributes to change (setattr); absent fields stay. */
 export interface SetAttr {
+  /** Permission bits and S_ISUID/S_ISGID/S_ISVTX (the file type stays). */
   mode?: number;
   uid?: number;
   gid?: number;
   size?: number;
-  atime?: Timespec;
-  mtime?: Timespec;
+  atime?: TimeSet;
+  mtime?: TimeSet;
 }
+
+/** A POSIX record lock, with absolute byte offsets [start, end]. */
+export interface FileLock {
+  /** F_RDLCK, F_WRLCK, F_UNLCK */
+  type: number;
+  start: number;
+  /** Inclusive; LOCK_TO_EOF for "to the end of the file, however it grows". */
+  end: number;
+  /** The holder (GETLK's answer); the caller's pid when asking. */
+  pid: number;
+}
+
+/** FileLock.end of a lock that runs to the end of the file. */
+export const LOCK_TO_EOF = Number.MAX_SAFE_INTEGER;
 
 const knownTypes = new Set([S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO]);
 

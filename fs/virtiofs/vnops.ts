@@ -4,13 +4,18 @@
 
 import { Errno, ErrnoError } from '../../core/errno';
 import {
-  DirEntry, FsEntry, FsHandle, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, S_IFLNK, Stat, Vnode, Vnops,
+  FsDirEntry, FsEntry, FsHandle, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, S_IFLNK, Stat, Vnode, Vnops,
 } from '../../core/vfs';
 import {
   FUSE_GETATTR, FUSE_GETATTR_FH, FUSE_LOOKUP, FUSE_OPEN, FUSE_OPENDIR, FUSE_READ,
   FUSE_READDIR, FUSE_READDIRPLUS, FUSE_READLINK, FUSE_RELEASE, FUSE_RELEASEDIR, FUSE_ROOT_ID, ForgetOne,
-  fuseName, nameToString,
+  nameToString,
 } from '../fuse';
+
+/** "." or ".." as bytes. */
+function isDotOrDotdot(n: Uint8Array): boolean {
+  return (n.length === 1 && n[0] === 0x2e) || (n.length === 2 && n[0] === 0x2e && n[1] === 0x2e);
+}
 import { VirtiofsInode, attrToStat, checkAttr, expiry, typeOf } from './inode';
 import { readReplyCapacity } from './session';
 import type { VirtiofsMount } from './vfsops';
@@ -35,11 +40,11 @@ export class VirtiofsVnops implements Vnops {
     return ip;
   }
 
-  async lookup(dir: Vnode, name: string): Promise<FsEntry> {
+  async lookup(dir: Vnode, name: Uint8Array): Promise<FsEntry> {
     const parent = this.inode(dir);
-    const out = await this.session.call(FUSE_LOOKUP, parent.nodeid, { name: fuseName(name) });
+    const out = await this.session.call(FUSE_LOOKUP, parent.nodeid, { name });
     // nodeid 0: a negative entry, "same as ENOENT" (Linux).
-    if (out.nodeid === 0n) throw new ErrnoError(Errno.ENOENT, name);
+    if (out.nodeid === 0n) throw new ErrnoError(Errno.ENOENT, nameToString(name));
     const ip = this.fs.instantiate(out);
     return { ino: ip.nodeid, mode: ip.attr.mode, data: ip };
   }
@@ -172,27 +177,27 @@ export class VirtiofsVnops implements Vnops {
     await this.session.call(FUSE_RELEASEDIR, this.inode(vp).nodeid, { fh: h.fh, flags: h.flags, release_flags: 0, lock_owner: 0n });
   }
 
-  async readdir(vp: Vnode, fh: FsHandle, cookie: bigint): Promise<DirEntry[]> {
+  async readdir(vp: Vnode, fh: FsHandle, cookie: bigint): Promise<FsDirEntry[]> {
     const ip = this.inode(vp);
     const h = fh as VirtiofsHandle;
     const body = { fh: h.fh, offset: cookie, size: READDIR_BUFFER, read_flags: 0, lock_owner: 0n, flags: h.flags };
     const cap = readReplyCapacity(READDIR_BUFFER);
     if (!this.fs.conn.info.readdirplus) {
       const out = await this.session.call(FUSE_READDIR, ip.nodeid, body, cap);
-      return out.entries.map((d) => ({ name: nameToString(d.name), type: d.type, ino: d.ino, nextCookie: d.off }));
+      return out.entries.map((d) => ({ name: d.name, type: d.type, ino: d.ino, nextCookie: d.off }));
     }
     const out = await this.session.call(FUSE_READDIRPLUS, ip.nodeid, body, cap);
-    const entries: DirEntry[] = new Array(out.entries.length);
+    const entries: FsDirEntry[] = new Array(out.entries.length);
     const forgets: ForgetOne[] = [];
     for (let i = 0; i < out.entries.length; i++) {
       const { entry_out: e, dirent: d } = out.entries[i]!;
-      const name = nameToString(d.name);
+      const name = d.name;
       entries[i] = { name, type: d.type, ino: d.ino, nextCookie: d.off };
       // Every entry with a nodeid, "." and ".." aside, is a lookup the
       // server counted (libfuse's readdirplus contract, Linux's
       // fuse_direntplus_link). A node this mount holds keeps it until it is
       // dropped; the others are forgotten at once: there is no dcache.
-      if (e.nodeid === 0n || name === '.' || name === '..') continue;
+      if (e.nodeid === 0n || isDotOrDotdot(name)) continue;
       this.fs.conn.noteLookup(e.nodeid);
       const held = this.fs.inodes.get(e.nodeid);
       if (held) held.nlookup++;
@@ -205,11 +210,11 @@ export class VirtiofsVnops implements Vnops {
     return entries;
   }
 
-  async readlink(vp: Vnode): Promise<string> {
+  async readlink(vp: Vnode): Promise<Uint8Array> {
     const ip = this.inode(vp);
     if (ip.type !== S_IFLNK) throw new ErrnoError(Errno.EINVAL, 'not a symlink');
     const out = await this.session.call(FUSE_READLINK, ip.nodeid, null);
-    return nameToString(out.link);
+    return out.link;
   }
 
   inactive(vp: Vnode): void {

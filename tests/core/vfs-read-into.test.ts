@@ -18,9 +18,9 @@ async function setup(withReadInto: boolean) {
   const calls: string[] = [];
   if (withReadInto) {
     // A readInto built on the fake's read, so the VFS takes the vnop path.
-    (vnops as { readInto?: unknown }).readInto = async (vp: never, fh: unknown, offset: number, dst: Uint8Array) => {
+    (vnops as { readInto?: unknown }).readInto = async (vp: never, fh: unknown, offset: number, dst: Uint8Array, ctx: never) => {
       calls.push(`readInto ${offset} ${dst.length}`);
-      const data = await vnops.read(vp, fh, offset, dst.length);
+      const data = await vnops.read(vp, fh, offset, dst.length, ctx);
       dst.set(data);
       return data.length;
     };
