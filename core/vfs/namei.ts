@@ -207,6 +207,33 @@ export async function nameiParent(root: Vnode, path: PathLike, rootErrno: number
   return { dir, ancestors: stack, name, kind, trailingSlash };
 }
 
+/**
+ * The parent and last component of symlink `target`, found in `p`'s
+ * directory (O_CREAT through a trailing symlink creates the target, as
+ * Linux's open does). `p` stays referenced; the result is referenced too.
+ */
+export async function parentOfLink(p: ParentResult, target: Uint8Array, ctx: OpContext): Promise<ParentResult> {
+  const t = pathBytes(target);
+  let end = t.length;
+  while (end > 1 && t[end - 1] === SLASH) end--;
+  const trailingSlash = end < t.length;
+  const comps = splitPath(t.subarray(0, end));
+  const name = comps.pop();
+  const stack = [...p.ancestors, p.dir].map(vref);
+  if (t[0] === SLASH) while (stack.length > 1) vrele(stack.pop()!);
+  if (name === undefined) { releaseAll(stack); throw new ErrnoError(Errno.EISDIR); }
+  try {
+    await walk(stack, comps, true, ctx);
+  } catch (e) {
+    releaseAll(stack);
+    throw e;
+  }
+  const dir = stack.pop()!;
+  if (dir.type !== S_IFDIR) { vrele(dir); releaseAll(stack); throw new ErrnoError(Errno.ENOTDIR); }
+  const kind: LastKind = isDot(name) ? 'dot' : isDotDot(name) ? 'dotdot' : 'norm';
+  return { dir, ancestors: stack, name, kind, trailingSlash };
+}
+
 /** Drops what nameiParent referenced. */
 export function releaseParent(p: ParentResult): void {
   vrele(p.dir);

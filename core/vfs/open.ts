@@ -6,11 +6,11 @@
 import { Errno, ErrnoError } from '../errno';
 import { MAY_EXEC, MAY_READ, MAY_WRITE, checkAccess } from './cred';
 import {
-  O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, wantsWrite,
+  MAXSYMLINKS, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY, wantsWrite,
 } from './fcntl';
 import { File } from './file';
 import type { FsHandle, OpContext } from './fs';
-import { PathLike, lookupChild, namei, nameiParent, releaseParent } from './namei';
+import { PathLike, lookupChild, namei, nameiParent, parentOfLink, releaseParent } from './namei';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from './stat';
 import { VfsState, checkWritableMount, err, getattr, writeVnop } from './state';
 import { vget, vrele, Vnode } from './vnode';
@@ -60,28 +60,37 @@ export async function open(s: VfsState, ctx: OpContext, path: PathLike, flags: n
  *  new file created and opened by the filesystem. */
 async function openCreate(root: Vnode, ctx: OpContext, path: PathLike, flags: number, mode: number)
   : Promise<{ vp: Vnode; fh?: FsHandle }> {
-  const p = await nameiParent(root, path, Errno.EISDIR, ctx);
+  let p = await nameiParent(root, path, Errno.EISDIR, ctx);
   try {
-    if (p.kind !== 'norm' || p.trailingSlash) throw err(Errno.EISDIR);
-    let vp: Vnode | undefined;
-    try {
-      vp = await lookupChild(p.dir, p.name, ctx);
-    } catch (e) {
-      if (!(e instanceof ErrnoError) || e.errno !== Errno.ENOENT) throw e;
+    for (let links = 0; ; links++) {
+      if (p.kind !== 'norm' || p.trailingSlash) throw err(Errno.EISDIR);
+      let vp: Vnode | undefined;
+      try {
+        vp = await lookupChild(p.dir, p.name, ctx);
+      } catch (e) {
+        if (!(e instanceof ErrnoError) || e.errno !== Errno.ENOENT) throw e;
+      }
+      if (vp === undefined) {
+        checkWritableMount(p.dir.mount);
+        checkAccess(ctx.cred, await getattr(p.dir, ctx), MAY_WRITE | MAY_EXEC);
+        const create = writeVnop(p.dir.mount, 'create');
+        const r = await create(p.dir, p.name, S_IFREG | (mode & 0o7777 & ~ctx.cred.umask), flags, ctx);
+        return { vp: vget(p.dir.mount, r.entry), fh: r.fh };
+      }
+      if (flags & O_EXCL) { vrele(vp); throw err(Errno.EEXIST); }
+      if (vp.type !== S_IFLNK || (flags & O_NOFOLLOW)) return { vp };
+      // A trailing symlink: go on at its target (which O_CREAT may create).
+      let target: Uint8Array;
+      try {
+        if (links >= MAXSYMLINKS) throw err(Errno.ELOOP);
+        target = await vp.mount.fs.vnops.readlink(vp, ctx);
+      } finally {
+        vrele(vp);
+      }
+      const next = await parentOfLink(p, target, ctx);
+      releaseParent(p);
+      p = next;
     }
-    if (vp === undefined) {
-      checkWritableMount(p.dir.mount);
-      checkAccess(ctx.cred, await getattr(p.dir, ctx), MAY_WRITE | MAY_EXEC);
-      const create = writeVnop(p.dir.mount, 'create');
-      const r = await create(p.dir, p.name, S_IFREG | (mode & 0o7777 & ~ctx.cred.umask), flags, ctx);
-      return { vp: vget(p.dir.mount, r.entry), fh: r.fh };
-    }
-    if (flags & O_EXCL) { vrele(vp); throw err(Errno.EEXIST); }
-    if (vp.type === S_IFLNK && !(flags & O_NOFOLLOW)) {
-      vrele(vp);
-      vp = await namei(root, path, true, ctx);
-    }
-    return { vp };
   } finally {
     releaseParent(p);
   }

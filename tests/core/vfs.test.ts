@@ -494,12 +494,14 @@ bad('over-long reads, stuck or cycling readdir cookies, bad nodes: EIO', async (
   assert.is(await vfs.lseek(fd, 0, SEEK_CUR), 0);
   vnops.read = origRead;
   await vfs.close(fd);
-  vnops.readdir = async () => [{ name: 'a', type: 8, ino: 5n, nextCookie: 0n }];
+  vnops.readdir = async () => [{ name: enc.encode('a'), type: 8, ino: 5n, nextCookie: 0n }];
   await rejects(vfs.readdirAll('/etc'), Errno.EIO, 'stuck cookie');
-  vnops.readdir = async (_v: unknown, _f: unknown, c: bigint) => [{ name: 'a', type: 8, ino: 5n, nextCookie: c === 1n ? 2n : 1n }];
+  vnops.readdir = async (_v: unknown, _f: unknown, c: bigint) => [{ name: enc.encode('a'), type: 8, ino: 5n, nextCookie: c === 1n ? 2n : 1n }];
   await rejects(vfs.readdirAll('/etc'), Errno.EIO, 'cycling cookies');
-  vnops.readdir = async () => [{ name: 'a/b', type: 8, ino: 5n, nextCookie: 1n }];
+  vnops.readdir = async () => [{ name: enc.encode('a/b'), type: 8, ino: 5n, nextCookie: 1n }];
   await rejects(vfs.readdirAll('/etc'), Errno.EIO, 'slash in a name');
+  vnops.readdir = async () => [{ name: 'a', type: 8, ino: 5n, nextCookie: 1n }];
+  await rejects(vfs.readdirAll('/etc'), Errno.EIO, 'a name that is not bytes');
   vnops.readdir = origReaddir;
   vnops.lookup = async () => ({ ino: 9n, mode: 0 });
   await rejects(vfs.stat('/etc'), Errno.EIO, 'no file type');
