@@ -44,6 +44,11 @@ commands:
   readlink PATH         a symlink's target
   df                    filesystem statistics (FUSE_STATFS)
   dax                   the DAX window: the chunk stack and the statistics
+  put LOCAL|- PATH      copy a host file (or stdin) into the share
+  get PATH LOCAL|-      copy a file of the share to the host (or stdout)
+  mkdir [-p] PATH...    rm [-r] PATH...    rmdir PATH...    mv FROM TO
+  ln [-s] TARGET PATH   chmod OCTAL PATH...   chown UID[:GID] PATH...
+  truncate -s SIZE PATH...   touch PATH...
   shell                 an interactive shell with these commands and cd, pwd, open PATH (read
                         and keep open, so its DAX mappings stay), close [PATH], help, exit
   exec 'CMD; CMD'       run commands in one mount, stop at none (exit 1 if any failed)
@@ -56,7 +61,8 @@ Errors print the errno name (virtiofs: cat /nope: ENOENT) and exit 1; usage erro
 
 const DAX_MODES = new Set(['always', 'never', 'inode']);
 /** Commands that run on a mounted share (need --connect). */
-export const FILE_COMMANDS = new Set(['ls', 'cat', 'stat', 'tree', 'readlink', 'df', 'dax', 'shell', 'exec']);
+export const FILE_COMMANDS = new Set(['ls', 'cat', 'stat', 'tree', 'readlink', 'df', 'dax', 'shell', 'exec',
+  'put', 'get', 'mkdir', 'rm', 'rmdir', 'mv', 'ln', 'chmod', 'chown', 'truncate', 'touch']);
 /** Commands that take the rest of the line as their own arguments. */
 export const PASSTHROUGH_COMMANDS = new Set(['harness', 'bench']);
 const ALL_COMMANDS = new Set([...FILE_COMMANDS, 'start', ...PASSTHROUGH_COMMANDS, 'help']);

@@ -6,38 +6,16 @@
 import * as posix from 'node:path/posix';
 import { ErrnoError } from '../../core/errno';
 import { O_RDONLY, S_IFDIR, S_IFLNK, S_IFMT, type Vfs } from '../../core/vfs';
-import type { DaxManager } from '../../fs/virtiofs/dax';
 import { UsageError } from './args';
+import { resolvePath, type ShellContext } from './shell-context';
+import { COMMANDS as WRITE_COMMANDS } from './write-commands';
 import {
   daxJson, dfJson, formatDax, formatDf, formatLs, formatLsLong, formatStat, formatTree, statJson, toJson, typeName,
   type LsEntry, type TreeNode,
 } from './format';
 
-/** Where command output goes; bytes for cat, text for the rest. */
-export interface Output {
-  write(chunk: string | Uint8Array): Promise<void> | void;
-}
-
-export interface ShellContext {
-  readonly vfs: Vfs;
-  readonly tag: string;
-  /** Bytes of the device's window (0 without one). */
-  readonly windowSize: number;
-  dax(): Promise<DaxManager | undefined>;
-  json: boolean;
-  cwd: string;
-  out: Output;
-  /** nodeid -> the path it was opened by, for the dax picture. */
-  readonly names: Map<bigint, string>;
-  /** Files the shell holds open (`open`): their mappings stay on the stack,
-   *  as a closed file's are dropped when its inode is forgotten. */
-  held?: Map<string, number>;
-}
-
-/** The share's path for a word typed at the shell. */
-export function resolvePath(ctx: Pick<ShellContext, 'cwd'>, p: string | undefined): string {
-  return posix.resolve(ctx.cwd, p ?? '.');
-}
+export { resolvePath } from './shell-context';
+export type { Output, ShellContext } from './shell-context';
 
 interface CommandSpec {
   min: number;
@@ -220,6 +198,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   pwd: { min: 0, max: 0, usage: 'pwd', run: pwd },
   open: { min: 1, max: Infinity, usage: 'open PATH... (read it and keep it open)', run: hold },
   close: { min: 0, max: Infinity, usage: 'close [PATH...] (default: every file held open)', run: release },
+  ...WRITE_COMMANDS,
 };
 
 /** Runs one command (its words); throws UsageError or ErrnoError. */

@@ -50,6 +50,13 @@ function stdoutOutput(): Output & { closed: boolean } {
   return o;
 }
 
+/** All of standard input (for put -). */
+async function readStdin(): Promise<Uint8Array> {
+  const parts: Buffer[] = [];
+  for await (const c of process.stdin) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
 async function withShare(args: GuestArgs, fn: (ctx: ShellContext) => Promise<number>): Promise<number> {
   const m = await mountShare({
     connect: args.connect!, tokenFile: args.tokenFile, tag: args.tag, dax: args.dax, chunkSize: args.chunkSize,
@@ -59,6 +66,7 @@ async function withShare(args: GuestArgs, fn: (ctx: ShellContext) => Promise<num
     const ctx: ShellContext = {
       vfs: m.vfs, tag: args.tag ?? m.remote.driver.tag, windowSize: m.remote.driver.getDax()?.len ?? 0,
       dax: () => m.dax(), json: args.json, cwd: '/', out: stdoutOutput(), names: new Map(),
+      readInput: args.command === 'shell' ? undefined : readStdin,
     };
     return await fn(ctx);
   } finally {
