@@ -8,7 +8,7 @@
 import { Errno, ErrnoError } from '../../core/errno';
 import type { Log } from '../../core/log';
 import { DaxManager, PAGE_SHIFT } from './dax';
-import { FuseDaxDevice } from './dax-device';
+import { SessionDaxPort } from './dax-port';
 import type { FuseDevice } from './device';
 import {
   FUSE_ASYNC_READ, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
@@ -207,7 +207,7 @@ async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<Fus
   let dax: DaxManager | null = null;
   if (region && region.len > 0) {
     try {
-      dax = new DaxManager(new FuseDaxDevice(device, region, session), {
+      dax = new DaxManager(new SessionDaxPort(device, region, session), {
         chunkSize: opts.chunkSize, mapAlignment: info.mapAlignment,
       });
     } catch (e) {
