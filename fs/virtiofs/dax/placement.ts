@@ -11,11 +11,12 @@
 // interface: place() takes free ranges or reclaims busy ones, commit() files
 // them under the inode, drop() and clear() put them back on the free list.
 //
-// The manager calls these with its lock held (or, for its OSv-shaped public
-// map/unmap, from callers that do not overlap), except lookup() and runEnd(),
-// which its hit path calls at any time: so chunks chosen by place() must
-// leave the index at once, and a new mapping must enter it only at commit(),
-// after its SETUPMAPPING succeeded.
+// The manager makes the changing calls with its lock held (or, for its
+// OSv-shaped public map/unmap, from callers that do not overlap); the
+// queries (lookup, runEnd, firstEmpty, mappings) come at any time, lookup
+// and runEnd from the hit path. So chunks chosen by place() must leave the
+// index at once, and a new mapping enter it only at commit(), after its
+// SETUPMAPPING succeeded.
 
 /** OSv's mapping_part: nchunks consecutive window chunks from mstart. */
 export interface MappingPart {
