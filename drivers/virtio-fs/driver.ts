@@ -1,6 +1,7 @@
 // The virtio-fs driver (virtio 1.2 §5.11), as OSv's drivers/virtio-fs.cc and
 // Linux's fs/fuse/virtio_fs.c: probe over virtio-mmio, the hiprio queue and
-// request queues, shared-memory region 0 (the DAX window, OSv's get_dax()),
+// request queues, shared-memory region 0 (the DAX window, OSv's get_dax())
+// and the map alignment FUSE_INIT negotiated (OSv's get_map_alignment()),
 // and sending FUSE requests as opaque bytes. Many requests are in flight and
 // complete out of order; a full queue makes callers wait in FIFO order, never
 // fail. The device is untrusted: a bad used entry fails its request (or its
@@ -27,6 +28,7 @@ import {
   VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES, VIRTIO_FS_CONFIG_TAG, VIRTIO_FS_FIRST_REQUEST_QUEUE,
   VIRTIO_FS_HIPRIO_QUEUE, VIRTIO_FS_SHMCAP_ID_CACHE, VIRTIO_FS_TAG_SIZE, decodeTag,
 } from './config';
+import type { SharedMemoryRegion } from '../virtio/shm';
 import { Fifo } from './fifo';
 
 /** The features this driver can use; it accepts the offered subset. */
@@ -50,9 +52,12 @@ export interface RequestOptions {
   queue?: number;
 }
 
-export interface DaxWindow {
-  base: number;
-  len: number;
+/** What the FUSE session over the device negotiated in FUSE_INIT, as far as
+ *  the driver reports it. The session owns it: the driver holds the record
+ *  it is given, never a copy of a field. */
+export interface NegotiatedInit {
+  /** log2 of the map alignment in force for SETUPMAPPING. */
+  readonly mapAlignment: number;
 }
 
 export class VirtioFsProbeError extends Error {
@@ -105,10 +110,10 @@ export class VirtioFsDriver {
   /** Request queues in use (queues 1..requestQueues). */
   readonly requestQueues: number;
   private readonly queues: FsQueue[];
-  private readonly dax: DaxWindow | undefined;
+  private readonly dax: SharedMemoryRegion | undefined;
   private readonly indirect: boolean;
   private readonly log: Log;
-  private mapAlignment: number | undefined;
+  private init: NegotiatedInit | undefined;
   private rr = 0;
   private dead: ErrnoError | undefined;
   private closing: Promise<void> | undefined;
@@ -122,7 +127,7 @@ export class VirtioFsDriver {
   private constructor(mmio: MmioDriver, private readonly memory: GuestMemory,
                       private readonly allocator: RingAllocator, init: {
                         features: bigint; tag: string; numRequestQueues: number;
-                        queues: FsQueue[]; dax: DaxWindow | undefined; log: (m: string) => void;
+                        queues: FsQueue[]; dax: SharedMemoryRegion | undefined; log: (m: string) => void;
                       }) {
     this.mmio = mmio;
     this.features = init.features;
@@ -215,13 +220,17 @@ export class VirtioFsDriver {
   }
 
   /** The DAX cache window (shared-memory region 0), as OSv's get_dax(); undefined without one. */
-  getDax(): DaxWindow | undefined {
+  getDax(): SharedMemoryRegion | undefined {
     return this.dax ? { base: this.dax.base, len: this.dax.len } : undefined;
   }
 
-  /** log2 of the mapping alignment FUSE_INIT negotiated (OSv's get_map_alignment()). */
-  getMapAlignment(): number | undefined { return this.mapAlignment; }
-  setMapAlignment(log2: number | undefined): void { this.mapAlignment = log2; }
+  /** log2 of the map alignment FUSE_INIT negotiated, as OSv's
+   *  get_map_alignment(); undefined before FUSE_INIT and after FUSE_DESTROY. */
+  getMapAlignment(): number | undefined { return this.init?.mapAlignment; }
+
+  /** The filesystem hands over what FUSE_INIT negotiated (undefined once it
+   *  sent FUSE_DESTROY). OSv's vfsops call set_map_alignment() there. */
+  attachInit(init: NegotiatedInit | undefined): void { this.init = init; }
 
   /** Requests sent and not yet answered (waiting for room included). */
   get pending(): number { return this.unsettled; }

@@ -10,6 +10,7 @@ import {
   VIRTIO_F_VERSION_1, VIRTIO_FEATURES_MASK, feature, formatFeatures, hasFeature,
 } from '../virtio/features';
 import { VIRTIO_QUEUE_MAX } from '../virtio/ids';
+import type { SharedMemoryRegion } from '../virtio/shm';
 import { VIRTIO_STATUS_FEATURES_OK, describeStatus } from '../virtio/status';
 import * as R from './registers';
 
@@ -273,7 +274,7 @@ export class MmioDriver {
    * reports the length ~0 (no such region). Values beyond 2^53 are rejected:
    * guest memory is addressed by JS numbers.
    */
-  async sharedMemoryRegion(id: number): Promise<{ base: number; len: number } | undefined> {
+  async sharedMemoryRegion(id: number): Promise<SharedMemoryRegion | undefined> {
     if (!Number.isInteger(id) || id < 0 || id > 0xff) throw new MmioDriverError(`bad shared-memory id ${id}`);
     return this.locked(async () => {
       const t = this.transport;

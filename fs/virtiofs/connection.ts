@@ -1,19 +1,21 @@
 // One FUSE connection per device, shared by every mount of it, as Linux's
 // virtio-fs shares one fuse_conn per tag: FUSE_INIT on the first mount, the
-// DAX window manager created then (OSv flaw #1: its manager was never put in
-// the per-device registry), and at the last unmount the window released
-// (REMOVEMAPPING of everything) and FUSE_DESTROY sent, as Linux's
-// virtio_kill_sb does (virtio-fs mounts with fc->destroy set).
+// DAX window manager created then (OSv made one per mount: the second mount
+// of a device had a manager of its own over the same window), the lookup
+// book every mount's inode cache counts in, and at the last unmount the
+// window released (REMOVEMAPPING of everything) and FUSE_DESTROY sent, as
+// Linux's virtio_kill_sb does (virtio-fs mounts with fc->destroy set).
 
 import { Errno, ErrnoError } from '../../core/errno';
 import type { Log } from '../../core/log';
 import { DaxManager, PAGE_SHIFT } from './dax';
-import { FuseDaxDevice } from './dax-device';
+import { SessionDaxPort } from './dax-port';
 import type { FuseDevice } from './device';
 import {
   FUSE_ASYNC_READ, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
-  FUSE_KERNEL_VERSION, FUSE_MAP_ALIGNMENT, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, ForgetOne, InitOut,
+  FUSE_KERNEL_VERSION, FUSE_MAP_ALIGNMENT, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, InitOut,
 } from '../fuse';
+import { LookupBook } from './inode-cache';
 import { FuseSession } from './session';
 
 /** The minor this client speaks (flags2, FUSE_HAS_INODE_DAX, FUSE_ATTR_DAX). */
@@ -42,7 +44,8 @@ export interface FuseConnInfo {
   /** Largest FUSE_READ: maxPages pages. */
   readonly maxRead: number;
   /** log2 of the DAX map alignment in force: the server's, or PAGE_SHIFT
-   *  when it announced none or 0 (OSv shifted by -1 then: its flaw #2). */
+   *  when it announced none or 0 (OSv shifted by -1 then). The driver
+   *  reports this one (getMapAlignment()): it holds this record. */
   readonly mapAlignment: number;
   /** The server's map_alignment field as sent (undefined without FUSE_MAP_ALIGNMENT). */
   readonly announcedMapAlignment: number | undefined;
@@ -57,10 +60,8 @@ export interface ConnectionOptions {
 
 export class FuseConnection {
   mounts = 0;
-  /** Lookups the server counts per nodeid, over every mount. */
-  private readonly lookups = new Map<bigint, number>();
-  /** Nodeids that went through the window: dropInode when they are forgotten. */
-  private readonly daxNodeids = new Set<bigint>();
+  /** Lookups the server counts, over every mount; the one path to FORGET. */
+  readonly lookups: LookupBook;
 
   constructor(
     readonly device: FuseDevice,
@@ -69,53 +70,8 @@ export class FuseConnection {
     /** Null when the device has no window. */
     readonly dax: DaxManager | null,
     readonly log: Log,
-  ) {}
-
-  noteLookup(nodeid: bigint, n = 1): void {
-    this.lookups.set(nodeid, (this.lookups.get(nodeid) ?? 0) + n);
-  }
-
-  noteDax(nodeid: bigint): void {
-    this.daxNodeids.add(nodeid);
-  }
-
-  lookupCount(nodeid: bigint): number {
-    return this.lookups.get(nodeid) ?? 0;
-  }
-
-  /** Gives back n lookups of nodeid. When no mount holds it any more its
-   *  window chunks are removed before the FORGET, so the server cannot reuse
-   *  the nodeid for another file while the window still shows this one. */
-  async forget(nodeid: bigint, n: number): Promise<void> {
-    if (n <= 0) return;
-    if (this.release(nodeid, n)) await this.dropDax(nodeid);
-    await this.session.forget(nodeid, n);
-  }
-
-  /** Forgets a batch (READDIRPLUS entries nobody keeps). */
-  async forgetMany(list: readonly ForgetOne[]): Promise<void> {
-    if (list.length === 0) return;
-    for (const f of list) if (this.release(f.nodeid, Number(f.nlookup))) await this.dropDax(f.nodeid);
-    await this.session.forgetMany(list);
-  }
-
-  /** True when the last lookup of a nodeid that used the window went. */
-  private release(nodeid: bigint, n: number): boolean {
-    const left = (this.lookups.get(nodeid) ?? 0) - n;
-    if (left > 0) {
-      this.lookups.set(nodeid, left);
-      return false;
-    }
-    this.lookups.delete(nodeid);
-    return this.daxNodeids.delete(nodeid);
-  }
-
-  private async dropDax(nodeid: bigint): Promise<void> {
-    try {
-      await this.dax?.dropInode(nodeid);
-    } catch (e) {
-      this.log(`virtiofs: REMOVEMAPPING for nodeid ${nodeid} failed: ${String(e)}`);
-    }
+  ) {
+    this.lookups = new LookupBook(session, dax, log);
   }
 }
 
@@ -198,6 +154,7 @@ async function shutdown(conn: FuseConnection): Promise<void> {
     // A lost device or a server without DESTROY: nothing left to tell it.
     conn.log(`virtiofs: DESTROY failed: ${String(e)}`);
   }
+  conn.device.attachInit?.(undefined);
 }
 
 async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
@@ -207,7 +164,7 @@ async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<Fus
   let dax: DaxManager | null = null;
   if (region && region.len > 0) {
     try {
-      dax = new DaxManager(new FuseDaxDevice(device, region, session), {
+      dax = new DaxManager(new SessionDaxPort(device, region, session), {
         chunkSize: opts.chunkSize, mapAlignment: info.mapAlignment,
       });
     } catch (e) {
@@ -215,6 +172,8 @@ async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<Fus
       throw e;
     }
   }
+  // One owner: the driver reports info.mapAlignment, it keeps no copy.
+  device.attachInit?.(info);
   return new FuseConnection(device, session, info, dax, opts.log);
 }
 

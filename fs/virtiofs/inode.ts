@@ -2,11 +2,13 @@
 // lookups this mount owes the server, the last attributes, and whether DAX
 // is on for it (decided when the node is instantiated; a changed
 // FUSE_ATTR_DAX takes effect once the node is dropped and looked up again,
-// as Linux's per-file DAX, seed 004).
+// as in per-file DAX for virtio-fs, Jeffle Xu, 2021). The inode cache
+// (inode-cache.ts) makes and keeps them; this file writes the literal and
+// the attribute refresh once, for every reply that carries attributes.
 
 import { Errno, ErrnoError } from '../../core/errno';
 import { S_IFMT, Stat, validFileType } from '../../core/vfs';
-import { Attr } from '../fuse';
+import { Attr, AttrOut, FUSE_ATTR_DAX } from '../fuse';
 
 export interface VirtiofsInode {
   readonly nodeid: bigint;
@@ -29,6 +31,26 @@ const I64 = (v: bigint): number => Number(BigInt.asIntN(64, v));
 export function checkAttr(a: Attr): void {
   if (!validFileType(a.mode)) throw new ErrnoError(Errno.EIO, `virtiofs: attr mode 0o${a.mode.toString(8)} has no file type`);
   if (a.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ErrnoError(Errno.EIO, `virtiofs: attr size ${a.size} out of range`);
+}
+
+/** The inode of nodeid from the attributes of a reply (an entry or GETATTR);
+ *  EIO for attributes no file can have. */
+export function newInode(nodeid: bigint, out: AttrOut, nlookup: number): VirtiofsInode {
+  checkAttr(out.attr);
+  return {
+    nodeid, type: typeOf(out.attr.mode), nlookup, attr: out.attr, size: Number(out.attr.size),
+    attrExpires: expiry(out.attr_valid, out.attr_valid_nsec), daxFlag: (out.attr.flags & FUSE_ATTR_DAX) !== 0,
+  };
+}
+
+/** Takes the attributes of a reply for ip (an entry of a held node,
+ *  GETATTR); EIO for attributes no file can have or a changed file type. */
+export function setAttr(ip: VirtiofsInode, out: AttrOut): void {
+  checkAttr(out.attr);
+  if (typeOf(out.attr.mode) !== ip.type) throw new ErrnoError(Errno.EIO, `virtiofs: nodeid ${ip.nodeid} changed type`);
+  ip.attr = out.attr;
+  ip.size = Number(out.attr.size);
+  ip.attrExpires = expiry(out.attr_valid, out.attr_valid_nsec);
 }
 
 export function attrToStat(a: Attr): Stat {

@@ -1,5 +1,5 @@
-// Mount options of virtiofs: dax=always|never|inode (Linux's tri-state,
-// seed 004), chunk-size (the DAX manager's), aggressive (OSv's read(...,
+// Mount options of virtiofs: dax=always|never|inode (Linux's tri-state:
+// per-file DAX for virtio-fs, Jeffle Xu, 2021), chunk-size (the DAX manager's), aggressive (OSv's read(...,
 // aggressive): map the rest of the file on a miss), inode-cache (how many
 // unused inodes keep their lookups, and so their DAX mappings), and ro/rw
 // for the VFS.

@@ -1,5 +1,6 @@
 // vfsops of virtiofs (OSv's virtiofs_vfsops.cc): mount, unmount, statfs,
-// sync; and the per-mount inode table with its lookup bookkeeping.
+// sync. A mount is its inode cache and its vnops over the device's shared
+// connection.
 //
 // The VFS mounts by source string: the FileSystemType keeps a table of
 // devices by tag (Linux: mount -t virtiofs <tag> /mnt); mountDevice takes a
@@ -7,26 +8,19 @@
 
 import { Errno, ErrnoError } from '../../core/errno';
 import { Log, consoleLog } from '../../core/log';
-import type { FileSystemType, FsEntry, Mount, MountedFs, MountOptions, StatFs } from '../../core/vfs';
+import type { FileSystemType, FsEntry, MountedFs, MountOptions, StatFs, Vnops } from '../../core/vfs';
 import { FuseConnection, acquireConnection, releaseConnection } from './connection';
 import type { FuseDevice } from './device';
-import { EntryOut, FUSE_ATTR_DAX, FUSE_GETATTR, FUSE_ROOT_ID, FUSE_STATFS } from '../fuse';
-import { VirtiofsInode, checkAttr, expiry, typeOf } from './inode';
+import { FUSE_GETATTR, FUSE_ROOT_ID, FUSE_STATFS } from '../fuse';
+import type { VirtiofsInode } from './inode';
+import { InodeCache } from './inode-cache';
 import { DaxMode, parseOptions } from './options';
-import { VirtiofsVnops } from './vnops';
+import { virtiofsVnops } from './vnops';
 
 export class VirtiofsMount implements MountedFs {
-  readonly vnops: VirtiofsVnops;
-  /** Nodes this mount holds lookups on, by nodeid. */
-  readonly inodes = new Map<bigint, VirtiofsInode>();
-  private readonly pending = new Map<VirtiofsInode, Mount>();
-  /** Inodes no vnode uses, oldest first, kept with their lookups (and their
-   *  DAX mappings) until `inodeCache` is exceeded: Linux's icache, so that
-   *  closing and reopening a file does not cost REMOVEMAPPING and
-   *  SETUPMAPPING again. */
-  private readonly idle = new Map<bigint, VirtiofsInode>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly forgetting = new Set<Promise<void>>();
+  readonly vnops: Vnops;
+  /** The inodes this mount holds, its idle LRU, its FORGETs. */
+  readonly cache: InodeCache;
   private unmounted = false;
 
   constructor(
@@ -35,9 +29,27 @@ export class VirtiofsMount implements MountedFs {
     readonly daxMode: DaxMode,
     readonly aggressive: boolean,
     readonly log: Log,
-    readonly inodeCache = 0,
+    inodeCache = 0,
   ) {
-    this.vnops = new VirtiofsVnops(this);
+    this.cache = new InodeCache(conn.lookups, inodeCache, log);
+    this.vnops = virtiofsVnops({
+      session: conn.session,
+      dax: conn.dax,
+      inodes: this.cache,
+      limits: conn.info,
+      daxFor: (ip) => this.daxFor(ip),
+      aggressive,
+    });
+  }
+
+  /** Nodes this mount holds lookups on, by nodeid (the shell names files from it). */
+  get inodes(): ReadonlyMap<bigint, VirtiofsInode> {
+    return this.cache.inodes;
+  }
+
+  /** Unused inodes kept with their lookups (for tests and the shell). */
+  get idleInodes(): number {
+    return this.cache.idleCount;
   }
 
   /** Whether reads of ip go through the window. */
@@ -46,92 +58,8 @@ export class VirtiofsMount implements MountedFs {
   }
 
   async root(): Promise<FsEntry> {
-    let ip = this.inodes.get(FUSE_ROOT_ID);
-    if (!ip) {
-      const out = await this.conn.session.call(FUSE_GETATTR, FUSE_ROOT_ID, { getattr_flags: 0, fh: 0n });
-      checkAttr(out.attr);
-      ip = {
-        nodeid: FUSE_ROOT_ID, type: typeOf(out.attr.mode), nlookup: 0, attr: out.attr, size: Number(out.attr.size),
-        attrExpires: expiry(out.attr_valid, out.attr_valid_nsec), daxFlag: (out.attr.flags & FUSE_ATTR_DAX) !== 0,
-      };
-      this.inodes.set(FUSE_ROOT_ID, ip);
-    }
+    const ip = await this.cache.root(() => this.conn.session.call(FUSE_GETATTR, FUSE_ROOT_ID, { getattr_flags: 0, fh: 0n }));
     return { ino: FUSE_ROOT_ID, mode: ip.attr.mode, data: ip };
-  }
-
-  /** The inode for a LOOKUP reply, counting the lookup: the held one (its
-   *  attributes refreshed) or a new one. */
-  instantiate(out: EntryOut): VirtiofsInode {
-    const nodeid = out.nodeid;
-    this.conn.noteLookup(nodeid);
-    const held = this.inodes.get(nodeid);
-    if (held) { held.nlookup++; this.idle.delete(nodeid); }
-    try {
-      checkAttr(out.attr);
-      if (nodeid === FUSE_ROOT_ID && out.generation !== 0n) throw new ErrnoError(Errno.EIO, 'virtiofs: root nodeid with a generation');
-      if (held && typeOf(out.attr.mode) !== held.type) throw new ErrnoError(Errno.EIO, `virtiofs: nodeid ${nodeid} changed type`);
-    } catch (e) {
-      // The server counted the lookup: give it back (a held node does at its drop).
-      if (!held) this.forgetNow(nodeid, 1);
-      throw e;
-    }
-    if (held) {
-      held.attr = out.attr;
-      held.size = Number(out.attr.size);
-      held.attrExpires = expiry(out.attr_valid, out.attr_valid_nsec);
-      return held;
-    }
-    const ip: VirtiofsInode = {
-      nodeid, type: typeOf(out.attr.mode), nlookup: 1, attr: out.attr, size: Number(out.attr.size),
-      attrExpires: expiry(out.attr_valid, out.attr_valid_nsec), daxFlag: (out.attr.flags & FUSE_ATTR_DAX) !== 0,
-    };
-    this.inodes.set(nodeid, ip);
-    return ip;
-  }
-
-  /**
-   * The VFS dropped ip's vnode: FORGET its lookups. Deferred to a macrotask,
-   * after the walks in flight have made their vnodes: a LOOKUP that returned
-   * this inode just before the drop revives it (the VFS then holds a vnode
-   * for the nodeid again) and nothing is forgotten.
-   */
-  scheduleForget(mount: Mount, ip: VirtiofsInode): void {
-    this.pending.set(ip, mount);
-    this.timer ??= setTimeout(() => this.flushForgets(), 0);
-  }
-
-  /** Sends the FORGETs scheduled so far. */
-  flushForgets(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    const list = [...this.pending];
-    this.pending.clear();
-    for (const [ip, mount] of list) {
-      if (!this.unmounted && mount.vnodes.has(ip.nodeid)) continue; // revived
-      if (this.inodes.get(ip.nodeid) !== ip) continue;
-      this.idle.delete(ip.nodeid);
-      this.idle.set(ip.nodeid, ip); // newest last
-    }
-    while (this.idle.size > this.inodeCache) {
-      const [nodeid, ip] = this.idle.entries().next().value as [bigint, VirtiofsInode];
-      this.idle.delete(nodeid);
-      this.inodes.delete(nodeid);
-      const n = ip.nlookup;
-      ip.nlookup = 0;
-      this.forgetNow(nodeid, n);
-    }
-  }
-
-  /** Unused inodes kept with their lookups (for tests and the shell). */
-  get idleInodes(): number {
-    return this.idle.size;
-  }
-
-  private forgetNow(nodeid: bigint, n: number): void {
-    if (n <= 0) return;
-    const p = this.conn.forget(nodeid, n).catch((e) => this.log(`virtiofs: FORGET ${nodeid} failed: ${String(e)}`));
-    this.forgetting.add(p);
-    void p.finally(() => this.forgetting.delete(p));
   }
 
   /** Called after the VFS dropped every vnode: forgets what is left, and
@@ -139,15 +67,7 @@ export class VirtiofsMount implements MountedFs {
   async unmount(_force: boolean): Promise<void> {
     if (this.unmounted) return;
     this.unmounted = true;
-    this.flushForgets();
-    this.idle.clear();
-    for (const ip of this.inodes.values()) {
-      const n = ip.nlookup;
-      ip.nlookup = 0;
-      this.forgetNow(ip.nodeid, n);
-    }
-    this.inodes.clear();
-    await Promise.all([...this.forgetting]);
+    await this.cache.forgetAll();
     await releaseConnection(this.conn);
   }
 

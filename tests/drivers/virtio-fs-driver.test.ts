@@ -237,4 +237,19 @@ t('a waiting request keeps its own copy of the caller\'s bytes', async () => {
   await second;
 });
 
+t('getDax and getMapAlignment: the window region, and the alignment of the FUSE_INIT record it is handed (no copy)', async () => {
+  const r = rig();
+  const drv = await r.probe();
+  assert.is(drv.getDax(), undefined, 'no shared-memory region 0');
+  assert.is(drv.getMapAlignment(), undefined, 'before FUSE_INIT');
+  const init = { mapAlignment: 21 };
+  drv.attachInit(init);
+  assert.is(drv.getMapAlignment(), 21);
+  (init as { mapAlignment: number }).mapAlignment = 16; // a record, not a copy of its field
+  assert.is(drv.getMapAlignment(), 16);
+  drv.attachInit(undefined);
+  assert.is(drv.getMapAlignment(), undefined, 'after FUSE_DESTROY');
+  await drv.close();
+});
+
 t.run();

@@ -9,8 +9,7 @@ import { Allocator } from '../../core/allocator';
 import { Vfs, O_RDONLY } from '../../core/vfs';
 import { InProcessTransport } from '../../drivers/virtio-mmio/in-process-transport';
 import { VirtioFsDriver } from '../../drivers/virtio-fs/driver';
-import { VirtiofsFileSystemType, connectionOf } from '../../fs/virtiofs';
-import { fuseDeviceOf } from '../../fs/virtiofs/driver-device';
+import { VirtiofsFileSystemType, connectionOf, fuseDeviceOf } from '../../fs/virtiofs';
 import { DeviceInstance } from '../../tools/vmm/instance';
 
 const t = suite('embedding in one process (the README example)');
@@ -29,7 +28,11 @@ t('mount, open, read through the DAX window', async () => {
     fsType.addDevice(dev);
 
     const vfs = new Vfs({ firstFd: 3 });
+    assert.is(driver.getMapAlignment(), undefined, 'no FUSE_INIT yet');
     await vfs.mount(fsType, 'myfs', '/', { dax: 'always', 'chunk-size': '2m' });
+    // As OSv's get_map_alignment(): what FUSE_INIT negotiated, owned by the connection.
+    assert.is(driver.getMapAlignment(), (await connectionOf(dev))!.info.mapAlignment);
+    assert.is(driver.getMapAlignment(), 12);
     const fd = await vfs.open('/hello.txt', O_RDONLY);
     const bytes = await vfs.read(fd, 4096);
     assert.is(Buffer.from(bytes).toString(), 'hello, virtio-fs\n');
@@ -38,6 +41,7 @@ t('mount, open, read through the DAX window', async () => {
     assert.is(dax.stats.bytesDax, 17);
     await vfs.close(fd);
     await vfs.umount('/');
+    assert.is(driver.getMapAlignment(), undefined, 'DESTROY sent with the last unmount');
     await driver.close();
   } finally {
     await host.close();

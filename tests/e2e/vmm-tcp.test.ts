@@ -5,8 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Vfs, O_RDONLY } from '../../core/vfs';
 import { connectVirtioFs, type RemoteVirtioFs } from '../../drivers/virtio-fs/connect.node';
-import { VirtiofsFileSystemType, connectionOf } from '../../fs/virtiofs';
-import { fuseDeviceOf } from '../../fs/virtiofs/driver-device';
+import { VirtiofsFileSystemType, connectionOf, fuseDeviceOf } from '../../fs/virtiofs';
 import { spawnVmm, type VmmChild } from '../../tools/guest/spawn-vmm';
 import { samplePattern as pattern } from '../../tools/guest/sample-tree';
 

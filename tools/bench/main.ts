@@ -1,7 +1,8 @@
 // virtiofs bench: fio-style read jobs through the guest's VFS, with DAX and
 // with FUSE_READ, each also run as the host's own positioned reads of the
 // same files so every figure has a ratio to the host. `--matrix seed002`
-// runs the read rows of seed 002's table; `dax-manager` micro-benchmarks the
+// runs the read rows of the Linux virtiofs DAX series' table (Goyal et al.,
+// 2020; the option keeps its old name); `dax-manager` micro-benchmarks the
 // window manager. Run by `virtiofs bench ARGS` or `npm run bench -- ARGS`.
 
 import * as fs from 'node:fs';

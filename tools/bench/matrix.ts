@@ -1,6 +1,7 @@
-// The read rows of seed 002's fio table: seqread/randread x psync/libaio
-// (iodepth 16) x one job/4 jobs ("-multi"), 4 KiB blocks; each row measured
-// with DAX, with FUSE_READ (cache=none) and on the host.
+// The read rows of the fio table in the Linux virtiofs DAX series (Goyal et
+// al., 2020): seqread/randread x psync/libaio (iodepth 16) x one job/4 jobs
+// ("-multi"), 4 KiB blocks; each row measured with DAX, with FUSE_READ
+// (cache=none) and on the host.
 
 import type { JobResult } from './job';
 import type { JobSpec } from './options';
@@ -23,7 +24,7 @@ const SEED002: Record<string, { none: number; dax: number }> = {
   'randread-libaio-multi': { none: 327, dax: 1326 },
 };
 
-/** The rows, from the global options (size, runtime, randseed...); bs defaults to 4k as in the seed. */
+/** The rows, from the global options (size, runtime, randseed...); bs defaults to 4k as in the series. */
 export function seed002Rows(base: JobSpec): MatrixRow[] {
   const rows: MatrixRow[] = [];
   for (const rw of ['read', 'randread'] as const) {

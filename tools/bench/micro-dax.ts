@@ -1,11 +1,11 @@
 // Micro-benchmark of the DAX window manager alone: find (hit and miss), a
 // 4 KiB read that hits, map with eviction on a full window, and eviction,
 // at 1 Ki, 16 Ki and 64 Ki chunks, in ns per op, so growth with n shows.
-// The device is a null one (SETUPMAPPING resolves at once, the window reads
-// nothing): MemoryDaxDevice keeps its extents in an array it rebuilds on
+// The port is a null one (SETUPMAPPING resolves at once, the window reads
+// nothing): MemoryDaxPort keeps its extents in an array it rebuilds on
 // every SETUPMAPPING (O(n)), which would measure the fake, not the manager.
 
-import { DaxManager, type DaxDevice } from '../../fs/virtiofs/dax';
+import { DaxManager, type DaxPort } from '../../fs/virtiofs/dax';
 import { table } from './report';
 
 export interface MicroResult { op: string; chunks: number; ops: number; nsPerOp: number }
@@ -15,7 +15,7 @@ const FILES = 64;
 const CHUNK = 2 << 20;
 const ROUNDS = 5;
 
-function nullDevice(chunks: number): DaxDevice {
+function nullPort(chunks: number): DaxPort {
   return {
     window: { size: chunks * CHUNK, read() {} },
     async setupMapping() {},
@@ -25,7 +25,7 @@ function nullDevice(chunks: number): DaxDevice {
 
 /** A full window of n one-chunk mappings that never coalesce (files interleaved): the worst case for the index. */
 async function fullManager(n: number): Promise<DaxManager> {
-  const m = new DaxManager(nullDevice(n), { chunkSize: CHUNK });
+  const m = new DaxManager(nullPort(n), { chunkSize: CHUNK });
   for (let i = 0; i < n; i++) await m.map(NODEIDS[1 + (i % FILES)]!, 0n, 1, Math.floor(i / FILES));
   return m;
 }

@@ -55,13 +55,13 @@ export function ensureFiles(dir: string, sets: readonly FileSet[]): void {
 }
 
 function scratchDir(): string {
-  // Files in RAM as in seed 002 (ramfs on the host), when /dev/shm is there.
+  // Files in RAM as in the Linux virtiofs DAX series (ramfs on the host), when /dev/shm is there.
   let base = os.tmpdir();
   try { fs.accessSync('/dev/shm', fs.constants.W_OK); base = '/dev/shm'; } catch { /* tmpdir */ }
   return fs.mkdtempSync(path.join(base, 'virtiofs-bench-'));
 }
 
-/** The window must hold every file so that no job evicts (as in seed 002), unless --cache-size says otherwise. */
+/** The window must hold every file so that no job evicts (as in the Linux DAX series' runs), unless --cache-size says otherwise. */
 function windowFor(sets: readonly FileSet[], requested?: string): string {
   if (requested !== undefined) return requested;
   const chunk = 2 << 20;

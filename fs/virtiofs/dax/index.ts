@@ -1,10 +1,11 @@
-// The DAX window manager and what it needs of a device.
-export * from './device';
+// The DAX window manager, its placement policies, and what it needs of a device.
+export * from './port';
 export * from './manager';
 export * from './stats';
+export type { DaxPlacement, Mapping, MappingPart, Placement, PlacementFactory } from './placement';
+export { MappingStack } from './stack';
+export { ChunkOwners, UNKNOWN_OWNER } from './owners';
 export { AsyncMutex } from './mutex';
 export type { Release } from './mutex';
-export { MappingStack } from './stack';
-export type { Mapping } from './stack';
-export { MemoryDaxDevice } from './memory-device';
-export type { MemoryDaxDeviceOptions } from './memory-device';
+export { MemoryDaxPort } from './memory-port';
+export type { MemoryDaxPortOptions } from './memory-port';

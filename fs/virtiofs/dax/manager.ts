@@ -1,18 +1,22 @@
 // The DAX window manager: OSv's virtiofs::dax_manager (fs/virtiofs/
-// virtiofs_dax.{hh,cc}) ported, with its known flaws fixed (docs/DAX.md).
+// virtiofs_dax.{hh,cc}; OSv's dax_manager, Xenakis, 2020) ported, with what
+// OSv left undone or wrong fixed (docs/DAX.md). One manager per device.
 //
-// Policy, as OSv: the window is split into equal chunks; a mapping occupies
-// consecutive chunks; new mappings go on the lowest free chunks, above the
-// last mapping; when too few are free the highest (most recently mapped)
-// chunks are evicted, so the window is a stack (LIFO). One manager per device.
+// This file is the mechanism: the read and hit paths, the lock, the
+// statistics, SETUPMAPPING and REMOVEMAPPING, and the book of what the
+// device may still have mapped (owners.ts). Where mappings go and which
+// leave is the placement policy's (placement.ts); OSv's stack (stack.ts) is
+// the default.
 
 import { Errno, ErrnoError } from '../../../core/errno';
-import { DaxDevice, PAGE_SHIFT, REMOVEMAPPING_MAX_RANGES, RemoveMappingRange } from './device';
 import { AsyncMutex } from './mutex';
-import { Mapping, MappingPart, MappingStack } from './stack';
-import { DaxFallbackReason, DaxStats } from './stats';
+import { ChunkOwners, UNKNOWN_OWNER } from './owners';
+import type { DaxPlacement, MappingPart, PlacementFactory } from './placement';
+import { DaxPort, PAGE_SHIFT, REMOVEMAPPING_MAX_RANGES, RemoveMappingRange } from './port';
+import { MappingStack } from './stack';
+import { DaxFallback, DaxFallbackReason, DaxSnapshot, DaxStats } from './stats';
 
-export type { MappingPart } from './stack';
+export type { MappingPart } from './placement';
 
 /** What read() needs of an inode: OSv's virtiofs_inode nodeid and attr.size. */
 export interface DaxInode {
@@ -24,12 +28,6 @@ export interface DaxInode {
 export interface DaxUio {
   readonly offset: number;
   readonly dst: Uint8Array;
-}
-
-export interface DaxFallback {
-  readonly reason: DaxFallbackReason;
-  /** The errno behind it (ENODEV for 'no-window', ENOSYS for 'enosys'...). */
-  readonly errno: number;
 }
 
 /** bytes were read through the window into dst[0..bytes). If fallback is
@@ -45,29 +43,9 @@ export interface DaxManagerOptions {
   /** log2 of the alignment FUSE_INIT announced (its map_alignment field);
    *  undefined or negative when none was announced: the page size is used. */
   mapAlignment?: number;
+  /** The placement policy; default OSv's stack. */
+  placement?: PlacementFactory;
 }
-
-/** One mapping of the stack as the shell draws it. nodeid null: a dropped
- *  file's chunks, held until evicted. */
-export interface DaxSnapshotMapping {
-  readonly nodeid: bigint | null;
-  readonly mstart: number;
-  readonly nchunks: number;
-  readonly fstart: number;
-  readonly foffset: number;
-  readonly moffset: number;
-}
-
-export interface DaxSnapshot {
-  readonly chunkSize: number;
-  readonly windowChunks: number;
-  readonly firstEmpty: number;
-  readonly canMap: boolean;
-  readonly mappings: DaxSnapshotMapping[];
-}
-
-/** Owner of a window chunk whose device state is unknown (failed SETUPMAPPING). */
-const UNKNOWN = -1n;
 
 export class DaxManager {
   static readonly DEFAULT_CHUNK_SIZE = 1 << 21;
@@ -78,15 +56,15 @@ export class DaxManager {
   readonly mapAlignment: number;
   readonly stats = new DaxStats();
 
-  private readonly stack: MappingStack;
+  private readonly placement: DaxPlacement;
+  /** OSv's _lock: held from choosing chunks to map until the copy is done. */
   private readonly lock = new AsyncMutex();
   private mappingPossible = true;
   /** What the device may still have mapped in each chunk (evicted chunks
    *  keep their device mapping until a SETUPMAPPING over them). */
-  private readonly owner = new Map<number, bigint>();
-  private readonly ownedChunks = new Map<bigint, number>();
+  private readonly owners = new ChunkOwners();
 
-  constructor(private readonly device: DaxDevice, options: DaxManagerOptions = {}) {
+  constructor(private readonly port: DaxPort, options: DaxManagerOptions = {}) {
     const chunkSize = options.chunkSize ?? DaxManager.DEFAULT_CHUNK_SIZE;
     const announced = options.mapAlignment;
     // OSv shifts by get_map_alignment() even when it is -1 (not announced).
@@ -99,11 +77,11 @@ export class DaxManager {
     }
     this.chunkSize = chunkSize;
     this.mapAlignment = align;
-    const size = device.window.size;
+    const size = port.window.size;
     // A remainder smaller than a chunk is left unused, as in OSv. Chunk
     // numbers are kept in 32 bits: 2^32 chunks is far beyond any window.
     this.windowChunks = Number.isSafeInteger(size) && size > 0 ? Math.min(Math.floor(size / chunkSize), 0xffffffff) : 0;
-    this.stack = new MappingStack(this.windowChunks);
+    this.placement = (options.placement ?? ((n) => new MappingStack(n)))(this.windowChunks);
   }
 
   /** False once the server answered ENOSYS to FUSE_SETUPMAPPING, or without a window. */
@@ -135,7 +113,7 @@ export class DaxManager {
       const pos = offset + done;
       const fstart = Math.floor(pos / cs);
       const coffset = pos - fstart * cs; // offset within the chunk
-      let mp = this.stack.find(nodeid, fstart);
+      let mp = this.find(nodeid, fstart);
       if (mp) {
         // Mapped: copy now. No await between find and copy, so nothing can
         // re-map these chunks under us.
@@ -151,7 +129,7 @@ export class DaxManager {
       }
       const release = await this.lock.lock();
       try {
-        mp = this.stack.find(nodeid, fstart); // mapped while we waited?
+        mp = this.find(nodeid, fstart); // mapped while we waited?
         if (mp) this.stats.hits++;
         else {
           this.stats.misses++;
@@ -187,9 +165,9 @@ export class DaxManager {
    * now, and returns how many (0 at or past the end of file). Returns -1,
    * having counted nothing, when a chunk is not mapped or the copy failed:
    * the caller then uses read(). Safe with reads and maps in flight for the
-   * reason read()'s hits are: chunks being re-mapped are off the stack (map()
-   * evicts before its SETUPMAPPING and pushes after the reply), and nothing
-   * runs between the lookup and the copy.
+   * reason read()'s hits are: chunks being re-mapped are out of the index
+   * (placement takes them out before the SETUPMAPPING and files the new
+   * mapping after the reply), and nothing runs between lookup and copy.
    */
   readHit(inode: DaxInode, offset: number, dst: Uint8Array): number {
     const size = inode.size;
@@ -199,16 +177,16 @@ export class DaxManager {
     if (this.windowChunks === 0) return -1;
     const nodeid = inode.nodeid;
     const cs = this.chunkSize;
-    const stack = this.stack;
+    const placement = this.placement;
     const fstart = Math.floor(offset / cs);
     const coffset = offset - fstart * cs;
-    const mc = stack.lookup(nodeid, fstart);
+    const mc = placement.lookup(nodeid, fstart);
     if (mc < 0) return -1;
-    const avail = (stack.runEnd(mc) - mc) * cs - coffset;
+    const avail = (placement.runEnd(mc) - mc) * cs - coffset;
     if (avail >= want) {
       // One run holds it all: the common case.
       try {
-        this.device.window.read(mc * cs + coffset, want === dst.length ? dst : dst.subarray(0, want));
+        this.port.window.read(mc * cs + coffset, want === dst.length ? dst : dst.subarray(0, want));
       } catch {
         return -1;
       }
@@ -221,15 +199,15 @@ export class DaxManager {
     let runs = 1;
     for (let pos = offset + avail; pos < offset + want; runs++) {
       const f = Math.floor(pos / cs);
-      const m = stack.lookup(nodeid, f);
+      const m = placement.lookup(nodeid, f);
       if (m < 0) return -1;
-      pos = (f + stack.runEnd(m) - m) * cs;
+      pos = (f + placement.runEnd(m) - m) * cs;
     }
     let done = 0;
     while (done < want) {
       const pos = offset + done;
       const f = Math.floor(pos / cs);
-      const mp = stack.find(nodeid, f)!;
+      const mp = this.find(nodeid, f)!;
       const n = this.copy(mp, pos - f * cs, dst, done, want - done);
       if (n < 0) return -1;
       done += n;
@@ -241,77 +219,84 @@ export class DaxManager {
 
   /**
    * OSv's map(): maps up to nchunks chunks of nodeid from file chunk fstart
-   * on top of the stack, evicting the highest chunks first if evict. Rejects
-   * with ENOBUFS when nothing fits and !evict, or with SETUPMAPPING's errno.
-   * Callers other than read() must not overlap calls (OSv: _lock held).
+   * where the placement puts them (OSv's stack: on top), evicting first if
+   * evict. Rejects with ENOBUFS when nothing fits and !evict, or with
+   * SETUPMAPPING's errno. Callers other than read() must not overlap calls
+   * (OSv: _lock held).
    */
   async map(nodeid: bigint, fh: bigint, nchunks: number, fstart: number, evict = false): Promise<MappingPart> {
-    let empty = this.windowChunks - this.stack.firstEmpty();
-    if (evict && empty < nchunks) {
-      // Evicted chunks are not removed on the device: the SETUPMAPPING
-      // that reuses them replaces what they show.
-      empty += this.evict(nchunks - empty).nchunks;
-    }
-    const toMap = Math.min(nchunks, empty);
-    const mstart = this.windowChunks - empty;
-    if (toMap <= 0) {
+    const placed = this.placement.place(nodeid, fstart, nchunks, evict);
+    this.stats.chunksEvicted += placed.evicted;
+    const { mstart } = placed;
+    if (placed.nchunks <= 0) {
       if (nchunks === 0) return { mstart, nchunks: 0 };
       throw new ErrnoError(Errno.ENOBUFS, 'dax window full');
     }
-    await this.mapLl(nodeid, fh, toMap, fstart, mstart);
-    this.stack.push(nodeid, toMap, fstart, mstart);
-    return { mstart, nchunks: toMap };
+    try {
+      await this.setupMapping(nodeid, fh, placed.nchunks, fstart, mstart);
+    } catch (e) {
+      this.placement.abort(placed);
+      throw e;
+    }
+    this.placement.commit(nodeid, fstart, placed);
+    return { mstart, nchunks: placed.nchunks };
   }
 
   /**
-   * OSv's unmap(): takes the nchunks highest chunks off the stack, also
-   * sending FUSE_REMOVEMAPPING for them if deep. Returns what was unmapped
-   * (mstart: the new first empty chunk). Rejects with ENODATA when the stack
-   * is empty and nchunks > 0.
+   * OSv's unmap(): takes nchunks chunks out (OSv's stack: the highest),
+   * first sending FUSE_REMOVEMAPPING for them if deep. Returns what was
+   * unmapped (mstart: the new first empty chunk). Rejects with ENODATA when
+   * nothing is mapped and nchunks > 0.
    */
   async unmap(nchunks: number, deep = false): Promise<MappingPart> {
-    const top = this.stack.firstEmpty();
-    const toUnmap = Math.min(nchunks, top);
+    const runs = this.placement.victims(nchunks);
+    const toUnmap = runs.reduce((n, r) => n + r.nchunks, 0);
     if (toUnmap <= 0) {
-      if (nchunks === 0) return { mstart: top, nchunks: 0 };
+      if (nchunks === 0) return { mstart: this.placement.firstEmpty(), nchunks: 0 };
       throw new ErrnoError(Errno.ENODATA, 'dax window empty');
     }
-    if (deep) await this.unmapLl(toUnmap, top - toUnmap);
-    this.evict(toUnmap);
-    return { mstart: this.stack.firstEmpty(), nchunks: toUnmap };
+    if (deep) {
+      for (const r of runs) this.checkRange(r.nchunks, r.mstart);
+      await this.removeRanges(this.toRanges(runs));
+    }
+    this.stats.chunksEvicted += this.placement.evict(toUnmap);
+    return { mstart: this.placement.firstEmpty(), nchunks: toUnmap };
   }
 
-  /** OSv's map_ll(): one FUSE_SETUPMAPPING (read-only) of nchunks chunks. */
-  async mapLl(nodeid: bigint, fh: bigint, nchunks: number, fstart: number, mstart: number): Promise<void> {
+  /** One FUSE_SETUPMAPPING (read-only) of nchunks chunks, booking who owns
+   *  them on the device (OSv's map_ll()). */
+  async setupMapping(nodeid: bigint, fh: bigint, nchunks: number, fstart: number, mstart: number): Promise<void> {
     this.checkRange(nchunks, mstart);
     const cs = this.chunkSize;
     this.stats.setupMappingSent++;
     try {
-      await this.device.setupMapping({ nodeid, fh, foffset: fstart * cs, len: nchunks * cs, moffset: mstart * cs, write: false });
+      await this.port.setupMapping({ nodeid, fh, foffset: fstart * cs, len: nchunks * cs, moffset: mstart * cs, write: false });
     } catch (e) {
       const err = e instanceof ErrnoError ? e : new ErrnoError(Errno.EIO, String(e));
       // ENOSYS: nothing was mapped. Otherwise the device may hold anything there.
-      if (err.errno !== Errno.ENOSYS) this.setOwner(mstart, nchunks, UNKNOWN);
+      if (err.errno !== Errno.ENOSYS) this.owners.set(mstart, nchunks, UNKNOWN_OWNER);
       throw err;
     }
-    this.setOwner(mstart, nchunks, nodeid);
+    this.owners.set(mstart, nchunks, nodeid);
     this.stats.chunksMapped += nchunks;
   }
 
-  /** OSv's unmap_ll(): one FUSE_REMOVEMAPPING of nchunks chunks from mstart. */
-  async unmapLl(nchunks: number, mstart: number): Promise<void> {
+  /** One FUSE_REMOVEMAPPING of nchunks chunks from mstart (OSv's unmap_ll()). */
+  async removeMapping(nchunks: number, mstart: number): Promise<void> {
     this.checkRange(nchunks, mstart);
-    await this.removeRanges([{ moffset: mstart * this.chunkSize, len: nchunks * this.chunkSize }]);
+    await this.removeRanges(this.toRanges([{ mstart, nchunks }]));
   }
 
   /** OSv's find(): the contiguous mapped run of nodeid from file chunk fstart. */
   find(nodeid: bigint, fstart: number): MappingPart | null {
-    return this.stack.find(nodeid, fstart);
+    const mc = this.placement.lookup(nodeid, fstart);
+    if (mc < 0) return null;
+    return { mstart: mc, nchunks: this.placement.runEnd(mc) - mc };
   }
 
   /** OSv's first_empty(): the first free chunk (windowChunks when full). */
   firstEmpty(): number {
-    return this.stack.firstEmpty();
+    return this.placement.firstEmpty();
   }
 
   /**
@@ -323,8 +308,8 @@ export class DaxManager {
   async unmapAll(): Promise<void> {
     const release = await this.lock.lock();
     try {
-      this.stack.clear();
-      await this.removeRanges(this.ownedRanges(() => true));
+      this.placement.clear();
+      await this.removeRanges(this.toRanges(this.owners.runs(() => true)));
     } finally {
       release();
     }
@@ -332,15 +317,16 @@ export class DaxManager {
 
   /**
    * Forgets a file (its inode is dropped, so its nodeid may be reused):
-   * its mappings leave the stack and every chunk the device may still map
-   * to it, evicted ones included, is removed on the device.
+   * its mappings leave the placement and every chunk the device may still
+   * map to it, evicted ones included, is removed on the device (and every
+   * chunk of unknown state with them).
    */
   async dropInode(nodeid: bigint): Promise<void> {
     const release = await this.lock.lock();
     try {
-      this.stack.drop(nodeid);
-      if (!this.ownedChunks.get(nodeid) && !this.ownedChunks.get(UNKNOWN)) return;
-      await this.removeRanges(this.ownedRanges((o) => o === nodeid || o === UNKNOWN));
+      this.placement.drop(nodeid);
+      if (!this.owners.has(nodeid) && !this.owners.has(UNKNOWN_OWNER)) return;
+      await this.removeRanges(this.toRanges(this.owners.runs((o) => o === nodeid || o === UNKNOWN_OWNER)));
     } finally {
       release();
     }
@@ -356,9 +342,9 @@ export class DaxManager {
     return {
       chunkSize: cs,
       windowChunks: this.windowChunks,
-      firstEmpty: this.stack.firstEmpty(),
+      firstEmpty: this.placement.firstEmpty(),
       canMap: this.canMap,
-      mappings: this.stack.mappings().map((m: Mapping) => ({
+      mappings: this.placement.mappings().map((m) => ({
         nodeid: m.nodeid,
         mstart: m.mstart,
         nchunks: m.nchunks,
@@ -369,19 +355,13 @@ export class DaxManager {
     };
   }
 
-  private evict(nchunks: number): { nchunks: number } {
-    const r = this.stack.pop(nchunks);
-    this.stats.chunksEvicted += r.live;
-    return r;
-  }
-
   /** Copies from run mp (at coffset in its first chunk) into dst at pos; -1 on failure. */
   private copy(mp: MappingPart, coffset: number, dst: Uint8Array, pos: number, max: number): number {
     const n = Math.min(max, mp.nchunks * this.chunkSize - coffset);
     if (n <= 0) return -1;
     try {
       const view = pos === 0 && n === dst.length ? dst : dst.subarray(pos, pos + n);
-      this.device.window.read(mp.mstart * this.chunkSize + coffset, view);
+      this.port.window.read(mp.mstart * this.chunkSize + coffset, view);
     } catch {
       return -1;
     }
@@ -400,35 +380,9 @@ export class DaxManager {
     }
   }
 
-  private setOwner(mstart: number, nchunks: number, nodeid: bigint | undefined): void {
-    for (let c = mstart; c < mstart + nchunks; c++) {
-      const old = this.owner.get(c);
-      if (old === nodeid) continue;
-      if (old !== undefined) {
-        const n = this.ownedChunks.get(old)! - 1;
-        if (n === 0) this.ownedChunks.delete(old);
-        else this.ownedChunks.set(old, n);
-      }
-      if (nodeid !== undefined) this.ownedChunks.set(nodeid, (this.ownedChunks.get(nodeid) ?? 0) + 1);
-      if (nodeid === undefined) this.owner.delete(c);
-      else this.owner.set(c, nodeid);
-    }
-  }
-
-  /** Runs of chunks the device may map whose owner matches, as byte ranges. */
-  private ownedRanges(match: (owner: bigint) => boolean): RemoveMappingRange[] {
-    const chunks: number[] = [];
-    for (const [c, o] of this.owner) if (match(o)) chunks.push(c);
-    chunks.sort((a, b) => a - b);
-    const ranges: RemoveMappingRange[] = [];
+  private toRanges(runs: readonly MappingPart[]): RemoveMappingRange[] {
     const cs = this.chunkSize;
-    for (let i = 0; i < chunks.length; ) {
-      let j = i + 1;
-      while (j < chunks.length && chunks[j] === chunks[j - 1]! + 1) j++;
-      ranges.push({ moffset: chunks[i]! * cs, len: (j - i) * cs });
-      i = j;
-    }
-    return ranges;
+    return runs.map((r) => ({ moffset: r.mstart * cs, len: r.nchunks * cs }));
   }
 
   /** FUSE_REMOVEMAPPING in batches; forgets the owners of what was removed. */
@@ -438,12 +392,12 @@ export class DaxManager {
       const batch = ranges.slice(i, i + REMOVEMAPPING_MAX_RANGES);
       this.stats.removeMappingSent++;
       try {
-        await this.device.removeMapping(batch);
+        await this.port.removeMapping(batch);
       } catch (e) {
         first ??= e instanceof ErrnoError ? e : new ErrnoError(Errno.EIO, String(e));
         continue;
       }
-      for (const r of batch) this.setOwner(r.moffset / this.chunkSize, r.len / this.chunkSize, undefined);
+      for (const r of batch) this.owners.set(r.moffset / this.chunkSize, r.len / this.chunkSize, undefined);
     }
     if (first) throw first;
   }

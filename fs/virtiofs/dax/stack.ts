@@ -1,30 +1,21 @@
-// The chunk stack of OSv's dax_manager (_mappings), without I/O: mappings
-// occupy consecutive chunks from chunk 0 upwards, in the order they were made.
-// OSv finds a file chunk by scanning the vector; here a per-file index gives
+// OSv's chunk stack (dax_manager::_mappings), the default placement policy:
+// mappings occupy consecutive chunks from chunk 0 upwards, in the order they
+// were made; a new mapping goes on the lowest free chunks, right above the
+// last one, and extends it when it continues it (coalescing); when too few
+// chunks are free the highest, most recently mapped ones are evicted (LIFO).
+// OSv finds a file chunk by scanning its vector; here a per-file index gives
 // the lowest window chunk holding each mapped file chunk (what OSv's scan in
 // vector order returns), and a chunk -> stack entry column gives the mapping
-// around it: O(1) per find (two hash lookups and one array read).
+// around it: O(1) per lookup (two hash lookups and one array read).
 
-/** A mapping of nchunks window chunks from mstart to the file's chunks from
- *  fstart. nodeid null: a dropped file's mapping (a tombstone) whose chunks
- *  stay on the stack until evicted, so the stack keeps no holes. */
-export interface Mapping {
-  nodeid: bigint | null;
-  nchunks: number;
-  fstart: number;
-  mstart: number;
-}
+import type { DaxPlacement, Mapping, MappingPart, Placement } from './placement';
 
-/** OSv's mapping_part. */
-export interface MappingPart {
-  nchunks: number;
-  mstart: number;
-}
+export type { Mapping, MappingPart } from './placement';
 
-export class MappingStack {
-  // The stack as columns, bottom first: the binary search reads only the
-  // packed mstart column, which stays cache-friendly on a 64 Ki-chunk window.
-  // Grown by doubling; at most one entry per chunk.
+export class MappingStack implements DaxPlacement {
+  // The stack as columns, bottom first, in typed arrays (a 64 Ki-chunk window
+  // costs no object per mapping). Grown by doubling; at most one entry per
+  // chunk.
   private mstartCol = new Uint32Array(16);
   private nchunksCol = new Uint32Array(16);
   /** mstart + nchunks, so a find reads one column after entryOf. */
@@ -172,6 +163,40 @@ export class MappingStack {
       out.push({ nodeid: this.nodeidCol[i]!, nchunks: this.nchunksCol[i]!, fstart: this.fstartCol[i]!, mstart: this.mstartCol[i]! });
     }
     return out;
+  }
+
+  // ---- DaxPlacement ----------------------------------------------------------
+
+  /** OSv's map(): the free chunks above the top, after evicting the highest
+   *  ones if evict and too few are free. Evicted chunks keep their device
+   *  mapping: the SETUPMAPPING that reuses them replaces what they show. */
+  place(_nodeid: bigint, _fstart: number, nchunks: number, evict: boolean): Placement {
+    let empty = this.windowChunks - this.firstEmpty();
+    let evicted = 0;
+    if (evict && empty < nchunks) {
+      const r = this.pop(nchunks - empty);
+      empty += r.nchunks;
+      evicted = r.live;
+    }
+    return { mstart: this.windowChunks - empty, nchunks: Math.min(nchunks, empty), evicted };
+  }
+
+  commit(nodeid: bigint, fstart: number, placed: MappingPart): void {
+    this.push(nodeid, placed.nchunks, fstart, placed.mstart);
+  }
+
+  /** Nothing to undo: the chunks were never pushed, they are above the top. */
+  abort(_placed: MappingPart): void {}
+
+  /** The top nchunks chunks: one run, since the stack has no holes. */
+  victims(nchunks: number): MappingPart[] {
+    const top = this.firstEmpty();
+    const n = Math.min(nchunks, top);
+    return n > 0 ? [{ mstart: top - n, nchunks: n }] : [];
+  }
+
+  evict(nchunks: number): number {
+    return this.pop(nchunks).live;
   }
 
   private grow(): void {

@@ -1,4 +1,5 @@
-// Counters of the DAX window manager, for the shell's `dax` command and bench.
+// What the DAX window manager shows of itself, for the shell's `dax`
+// command, the harness and the bench: its counters and a snapshot of the window.
 
 import { errnoName } from '../../../core/errno';
 
@@ -8,6 +9,12 @@ export type DaxFallbackReason =
   | 'enosys' // the server answered ENOSYS to FUSE_SETUPMAPPING (remembered)
   | 'setupmapping' // FUSE_SETUPMAPPING failed with another errno (EIO, ENOMEM...)
   | 'copy'; // copying out of the window failed
+
+export interface DaxFallback {
+  readonly reason: DaxFallbackReason;
+  /** The errno behind it (ENODEV for 'no-window', ENOSYS for 'enosys'...). */
+  readonly errno: number;
+}
 
 export const DAX_FALLBACK_REASONS: readonly DaxFallbackReason[] = ['no-window', 'enosys', 'setupmapping', 'copy'];
 
@@ -63,4 +70,23 @@ export class DaxStats {
       bytesFuseRead: this.bytesFuseRead,
     };
   }
+}
+
+/** One mapping as the shell draws it. nodeid null: a dropped file's chunks
+ *  the placement still holds (OSv's stack: until they are evicted). */
+export interface DaxSnapshotMapping {
+  readonly nodeid: bigint | null;
+  readonly mstart: number;
+  readonly nchunks: number;
+  readonly fstart: number;
+  readonly foffset: number;
+  readonly moffset: number;
+}
+
+export interface DaxSnapshot {
+  readonly chunkSize: number;
+  readonly windowChunks: number;
+  readonly firstEmpty: number;
+  readonly canMap: boolean;
+  readonly mappings: DaxSnapshotMapping[];
 }

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Errno } from '../../../core/errno';
-import { DaxManager, MemoryDaxDevice } from '../../../fs/virtiofs/dax';
+import { DaxManager, MemoryDaxPort } from '../../../fs/virtiofs/dax';
 
 const CS = 4096;
 
@@ -20,7 +20,7 @@ function rng(seed: number): () => number {
 
 async function storm(seed: number, windowChunks: number, failRate: number) {
   const rand = rng(seed);
-  const device = new MemoryDaxDevice({
+  const device = new MemoryDaxPort({
     windowSize: windowChunks * CS,
     delay: () => new Promise((r) => setTimeout(r, Math.floor(rand() * 4))),
     fail: () => (rand() < failRate ? Errno.EIO : 0),

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Errno, ErrnoError } from '../../../core/errno';
-import { DaxManager, MemoryDaxDevice, MemoryDaxDeviceOptions, REMOVEMAPPING_MAX_RANGES } from '../../../fs/virtiofs/dax';
+import { DaxManager, MemoryDaxPort, MemoryDaxPortOptions, REMOVEMAPPING_MAX_RANGES } from '../../../fs/virtiofs/dax';
 
 const CS = 4096;
 
@@ -13,8 +13,8 @@ function content(nodeid: bigint, size: number): Uint8Array {
   return b;
 }
 
-function setup(chunks: number, files: Record<string, number>, opts: Partial<MemoryDaxDeviceOptions> = {}, chunkSize = CS) {
-  const device = new MemoryDaxDevice({ windowSize: chunks * chunkSize, ...opts });
+function setup(chunks: number, files: Record<string, number>, opts: Partial<MemoryDaxPortOptions> = {}, chunkSize = CS) {
+  const device = new MemoryDaxPort({ windowSize: chunks * chunkSize, ...opts });
   const sizes = new Map<bigint, number>();
   for (const [k, size] of Object.entries(files)) {
     device.files.set(BigInt(k), content(BigInt(k), size));
@@ -179,7 +179,7 @@ t('other SETUPMAPPING errors fall back with the reason, and the next read tries 
 });
 
 t('a device that throws something else than ErrnoError counts as EIO', async () => {
-  const device = new MemoryDaxDevice({ windowSize: 4 * CS });
+  const device = new MemoryDaxPort({ windowSize: 4 * CS });
   device.files.set(1n, new Uint8Array(CS));
   device.setupMapping = async () => { throw new TypeError('boom'); };
   const m = new DaxManager(device, { chunkSize: CS });
@@ -189,7 +189,7 @@ t('a device that throws something else than ErrnoError counts as EIO', async () 
 
 t('no window, or one smaller than a chunk: fallback without any request', async () => {
   for (const windowSize of [0, CS - 1]) {
-    const device = new MemoryDaxDevice({ windowSize });
+    const device = new MemoryDaxPort({ windowSize });
     device.files.set(1n, new Uint8Array(10));
     const m = new DaxManager(device, { chunkSize: CS });
     assert.is(m.windowChunks, 0);
@@ -201,7 +201,7 @@ t('no window, or one smaller than a chunk: fallback without any request', async 
 });
 
 t('no map alignment announced: the page size (not a shift by -1)', () => {
-  const device = new MemoryDaxDevice({ windowSize: 16 * CS });
+  const device = new MemoryDaxPort({ windowSize: 16 * CS });
   for (const mapAlignment of [undefined, -1]) {
     const m = new DaxManager(device, { chunkSize: CS, mapAlignment });
     assert.is(m.mapAlignment, 12);
@@ -357,7 +357,7 @@ t('hits do not wait for another read\'s SETUPMAPPING', async () => {
 
 t('the fake window refuses reads of unmapped ranges, past EOF, or in flight', async () => {
   let hold: () => void = () => {};
-  const device = new MemoryDaxDevice({ windowSize: 4 * CS, delay: () => new Promise<void>((r) => { hold = r; }) });
+  const device = new MemoryDaxPort({ windowSize: 4 * CS, delay: () => new Promise<void>((r) => { hold = r; }) });
   device.files.set(1n, new Uint8Array(CS + 10));
   assert.throws(() => device.window.read(0, new Uint8Array(1)), /not mapped/);
   const p = device.setupMapping({ nodeid: 1n, fh: 1n, foffset: 0, len: 2 * CS, moffset: 0, write: false });

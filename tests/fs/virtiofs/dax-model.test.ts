@@ -6,7 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ErrnoError } from '../../../core/errno';
-import { DaxManager, MemoryDaxDevice } from '../../../fs/virtiofs/dax';
+import { DaxManager, MappingStack, MemoryDaxPort, type PlacementFactory } from '../../../fs/virtiofs/dax';
+import { interfaceOnly } from './dax-placements';
 
 interface M { nodeid: bigint | null; nchunks: number; fstart: number; mstart: number }
 type Part = { mstart: number; nchunks: number };
@@ -102,16 +103,16 @@ const errOf = (e: unknown) => (e instanceof ErrnoError ? e.code : String(e));
 
 const t = suite('dax model');
 
-t('DaxManager behaves as the reference stack', async () => {
+async function behavesAsTheStack(placement?: PlacementFactory): Promise<void> {
   await fc.assert(
     fc.asyncProperty(scenario, async ({ cs, W, rest, sizes, ops }) => {
-      const device = new MemoryDaxDevice({ windowSize: W * cs + (rest % cs), alignment: 0 });
+      const device = new MemoryDaxPort({ windowSize: W * cs + (rest % cs), alignment: 0 });
       sizes.forEach((size, i) => {
         const b = new Uint8Array(size);
         for (let j = 0; j < size; j++) b[j] = (i * 97 + j * 13 + 1) & 255;
         device.files.set(BigInt(i + 1), b);
       });
-      const m = new DaxManager(device, { chunkSize: cs, mapAlignment: 0 });
+      const m = new DaxManager(device, { chunkSize: cs, mapAlignment: 0, placement });
       const model = new Model(W, cs);
       assert.is(m.windowChunks, W);
       for (const o of ops) {
@@ -146,6 +147,11 @@ t('DaxManager behaves as the reference stack', async () => {
     }),
     { numRuns: 300 },
   );
-});
+}
+
+t('DaxManager behaves as the reference stack', () => behavesAsTheStack());
+
+t('... with the stack reached only through the DaxPlacement interface', () =>
+  behavesAsTheStack((n) => interfaceOnly(new MappingStack(n))));
 
 t.run();

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Errno, ErrnoError } from '../../../core/errno';
-import { DaxManager, MemoryDaxDevice } from '../../../fs/virtiofs/dax';
+import { DaxManager, MemoryDaxPort } from '../../../fs/virtiofs/dax';
 
 const nodeid = 1n;
 const fh = 1n;
@@ -11,7 +11,7 @@ const windowChunks = 10;
 const CS = DaxManager.DEFAULT_CHUNK_SIZE;
 
 function fresh(): DaxManager {
-  const device = new MemoryDaxDevice({ windowSize: windowChunks * CS });
+  const device = new MemoryDaxPort({ windowSize: windowChunks * CS });
   device.files.set(nodeid, new Uint8Array(0));
   device.files.set(nodeid + 1n, new Uint8Array(0));
   return new DaxManager(device, { mapAlignment: 12 });

@@ -59,6 +59,8 @@ export class FakeFuseDevice implements FuseDevice {
   readonly log: AnyRequest[] = [];
   readonly forgets: { nodeid: bigint; nlookup: bigint }[] = [];
   readonly openHandles = new Set<bigint>();
+  /** What the filesystem attached (FuseDevice.attachInit), in order. */
+  readonly inits: ({ readonly mapAlignment: number } | undefined)[] = [];
   private nextNodeid = 2n;
   private nextFh = 100n;
   private readonly alignment: number | undefined;
@@ -88,6 +90,10 @@ export class FakeFuseDevice implements FuseDevice {
 
   getDax() {
     return this.window ? { base: WINDOW_BASE, len: this.window.size } : undefined;
+  }
+
+  attachInit(init: { readonly mapAlignment: number } | undefined): void {
+    this.inits.push(init);
   }
 
   // ---- building the tree ----

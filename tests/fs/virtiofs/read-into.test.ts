@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { connectionOf } from '../../../fs/virtiofs';
-import { DaxManager, MemoryDaxDevice } from '../../../fs/virtiofs/dax';
+import { DaxManager, MemoryDaxPort } from '../../../fs/virtiofs/dax';
 import { MappingStack } from '../../../fs/virtiofs/dax/stack';
 import { FakeFuseDevice, content } from './fs-fake-device';
 import { mounted, same } from './fs-helpers';
@@ -39,7 +39,7 @@ for (const [label, mountOpts] of [['DAX', { 'chunk-size': '64k' }], ['FUSE_READ'
 }
 
 function manager(chunks: number, cs: number, files: Record<string, number>) {
-  const device = new MemoryDaxDevice({ windowSize: chunks * cs });
+  const device = new MemoryDaxPort({ windowSize: chunks * cs });
   for (const [k, n] of Object.entries(files)) device.files.set(BigInt(k), content(Number(k), n));
   return { device, m: new DaxManager(device, { chunkSize: cs, mapAlignment: 12 }) };
 }

@@ -1,11 +1,11 @@
-// An in-memory DaxDevice: files are byte arrays by nodeid, and the window
+// An in-memory DaxPort: files are byte arrays by nodeid, and the window
 // shows them through a table of mapped ranges, as the host's mmap into the
 // cache window would. Strict where a real window would fault: reading an
 // unmapped range, bytes past the end of the file, or a range whose
 // SETUPMAPPING is still in flight throws. For tests and embedders.
 
 import { Errno, ErrnoError } from '../../../core/errno';
-import { DaxDevice, DaxWindow, RemoveMappingRange, REMOVEMAPPING_MAX_RANGES, SetupMappingArgs } from './device';
+import { DaxPort, DaxWindow, RemoveMappingRange, REMOVEMAPPING_MAX_RANGES, SetupMappingArgs } from './port';
 
 interface Extent {
   moffset: number;
@@ -14,7 +14,7 @@ interface Extent {
   foffset: number;
 }
 
-export interface MemoryDaxDeviceOptions {
+export interface MemoryDaxPortOptions {
   windowSize: number;
   /** log2 of the alignment SETUPMAPPING arguments must have (default 12). */
   alignment?: number;
@@ -24,7 +24,7 @@ export interface MemoryDaxDeviceOptions {
   fail?: (args: SetupMappingArgs) => number;
 }
 
-export class MemoryDaxDevice implements DaxDevice {
+export class MemoryDaxPort implements DaxPort {
   readonly files = new Map<bigint, Uint8Array>();
   readonly window: DaxWindow;
   readonly setupCalls: SetupMappingArgs[] = [];
@@ -32,7 +32,7 @@ export class MemoryDaxDevice implements DaxDevice {
   private extents: Extent[] = [];
   private readonly inFlight = new Set<{ moffset: number; len: number }>();
 
-  constructor(private readonly options: MemoryDaxDeviceOptions) {
+  constructor(private readonly options: MemoryDaxPortOptions) {
     const size = options.windowSize;
     this.window = { size, read: (moffset, dst) => this.readWindow(moffset, dst) };
   }

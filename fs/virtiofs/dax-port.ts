@@ -1,17 +1,18 @@
-// The DaxDevice the window manager needs, built from a FuseDevice: the
-// window is guest memory at the region's base, and mappings change through
-// FUSE_SETUPMAPPING / FUSE_REMOVEMAPPING on the session.
+// The window manager's DaxPort over a FUSE session: the window is guest
+// memory at the region's base, and mappings change through FUSE_SETUPMAPPING
+// and FUSE_REMOVEMAPPING.
 
 import { Errno, ErrnoError } from '../../core/errno';
-import type { DaxDevice, DaxWindow, RemoveMappingRange, SetupMappingArgs } from './dax';
-import type { FuseDaxRegion, FuseDevice } from './device';
+import type { SharedMemoryRegion } from '../../drivers/virtio-fs';
+import type { DaxPort, DaxWindow, RemoveMappingRange, SetupMappingArgs } from './dax';
+import type { FuseDevice } from './device';
 import { FUSE_REMOVEMAPPING, FUSE_ROOT_ID, FUSE_SETUPMAPPING, FUSE_SETUPMAPPING_FLAG_READ, FUSE_SETUPMAPPING_FLAG_WRITE } from '../fuse';
 import type { FuseSession } from './session';
 
-export class FuseDaxDevice implements DaxDevice {
+export class SessionDaxPort implements DaxPort {
   readonly window: DaxWindow;
 
-  constructor(device: FuseDevice, region: FuseDaxRegion, private readonly session: FuseSession) {
+  constructor(device: FuseDevice, region: SharedMemoryRegion, private readonly session: FuseSession) {
     const { base, len } = region;
     if (!Number.isSafeInteger(base) || !Number.isSafeInteger(len) || base < 0 || len <= 0) {
       throw new ErrnoError(Errno.EINVAL, `virtiofs: bad DAX window base ${base} len ${len}`);

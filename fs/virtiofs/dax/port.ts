@@ -1,9 +1,11 @@
-// What the DAX window manager needs from a virtio-fs device: the cache window
-// (shared-memory region 0) and the two FUSE requests that change it. The real
-// driver implements it; tests use MemoryDaxDevice.
+// What the DAX window manager needs of a virtio-fs device: the cache window's
+// bytes (shared-memory region 0) and the two FUSE requests that change what
+// it shows. OSv's manager reaches its device through a handful of calls the
+// same way, which is what makes it testable alone. The filesystem's
+// SessionDaxPort implements it over a FUSE session; tests use MemoryDaxPort.
 
-/** The cache window as the guest sees it. Reads never fault: ranges the
- *  manager reads are always inside `size` and mapped. */
+/** The cache window's bytes as the manager reads them, by window offset.
+ *  Reads never fault: ranges the manager reads are inside `size` and mapped. */
 export interface DaxWindow {
   readonly size: number;
   /** Copies dst.length bytes at window offset moffset into dst. */
@@ -17,7 +19,8 @@ export interface SetupMappingArgs {
   readonly foffset: number;
   readonly len: number;
   readonly moffset: number;
-  /** FUSE_SETUPMAPPING_FLAG_WRITE; reads map read-only (seed 001). */
+  /** FUSE_SETUPMAPPING_FLAG_WRITE; reads map read-only (read and write DAX
+   *  mappings, Liu Bo, 2019). */
   readonly write: boolean;
 }
 
@@ -27,7 +30,7 @@ export interface RemoveMappingRange {
   readonly len: number;
 }
 
-export interface DaxDevice {
+export interface DaxPort {
   readonly window: DaxWindow;
   /** FUSE_SETUPMAPPING; rejects with ErrnoError (ENOSYS: the server cannot map). */
   setupMapping(args: SetupMappingArgs): Promise<void>;

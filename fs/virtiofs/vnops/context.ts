@@ -1,0 +1,49 @@
+// What the vnops reach of the connection and the mount: exactly this, so a
+// family of ops is a function of (context, arguments) and none of them walks
+// through the connection. vfsops.ts builds one per mount.
+
+import { Errno, ErrnoError } from '../../../core/errno';
+import { O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, Vnode } from '../../../core/vfs';
+import type { DaxManager } from '../dax';
+import type { InodeCache } from '../inode-cache';
+import type { VirtiofsInode } from '../inode';
+import type { FuseSession } from '../session';
+
+/** What FUSE_INIT negotiated that the ops obey. */
+export interface NegotiatedLimits {
+  /** Largest FUSE_READ: max_pages pages. */
+  readonly maxRead: number;
+  /** FUSE_DO_READDIRPLUS granted. */
+  readonly readdirplus: boolean;
+}
+
+export interface VnopsContext {
+  readonly session: FuseSession;
+  /** The device's window manager (shared by its mounts); null without a window. */
+  readonly dax: DaxManager | null;
+  /** The mount's inode cache: every entry-returning reply goes through it. */
+  readonly inodes: InodeCache;
+  readonly limits: NegotiatedLimits;
+  /** Whether reads of ip go through the window (the mount's dax mode). */
+  daxFor(ip: VirtiofsInode): boolean;
+  /** OSv's read(..., aggressive): map the rest of the file on a miss. */
+  readonly aggressive: boolean;
+}
+
+/** The fh of an open file or directory, and the flags FUSE_OPEN had (RELEASE repeats them). */
+export interface VirtiofsHandle {
+  readonly fh: bigint;
+  readonly flags: number;
+}
+
+export function inodeOf(vp: Vnode): VirtiofsInode {
+  const ip = vp.data as VirtiofsInode | undefined;
+  if (!ip || ip.nodeid !== vp.ino) throw new ErrnoError(Errno.EIO, `virtiofs: vnode ${vp.ino} has no inode`);
+  return ip;
+}
+
+/** The open flags FUSE_OPEN and FUSE_OPENDIR carry: creation and the
+ *  terminal are the VFS's business. */
+export function openFlags(flags: number): number {
+  return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+}

@@ -1,0 +1,55 @@
+// Directories (Linux's fs/fuse/readdir.c; OSv's virtiofs_readdir):
+// opendir, readdir (READDIRPLUS when granted), releasedir.
+
+import { FsDirEntry, FsHandle, Vnode, Vnops } from '../../../core/vfs';
+import { EntryOut, FUSE_OPENDIR, FUSE_READDIR, FUSE_READDIRPLUS, FUSE_RELEASEDIR } from '../../fuse';
+import { readReplyCapacity } from '../session';
+import { VirtiofsHandle, VnopsContext, inodeOf, openFlags } from './context';
+
+/** "." or ".." as bytes. */
+function isDotOrDotdot(n: Uint8Array): boolean {
+  return (n.length === 1 && n[0] === 0x2e) || (n.length === 2 && n[0] === 0x2e && n[1] === 0x2e);
+}
+
+/** One READDIR(PLUS) reply buffer. */
+export const READDIR_BUFFER = 64 * 1024;
+
+export function dirOps(ctx: VnopsContext): Pick<Vnops, 'opendir' | 'readdir' | 'releasedir'> {
+  return {
+    async opendir(vp: Vnode, flags: number): Promise<FsHandle> {
+      const oflags = openFlags(flags);
+      const out = await ctx.session.call(FUSE_OPENDIR, inodeOf(vp).nodeid, { flags: oflags, open_flags: 0 });
+      return { fh: out.fh, flags: oflags } satisfies VirtiofsHandle;
+    },
+
+    async releasedir(vp: Vnode, fh: FsHandle): Promise<void> {
+      const h = fh as VirtiofsHandle;
+      await ctx.session.call(FUSE_RELEASEDIR, inodeOf(vp).nodeid, { fh: h.fh, flags: h.flags, release_flags: 0, lock_owner: 0n });
+    },
+
+    async readdir(vp: Vnode, fh: FsHandle, cookie: bigint): Promise<FsDirEntry[]> {
+      const ip = inodeOf(vp);
+      const h = fh as VirtiofsHandle;
+      const body = { fh: h.fh, offset: cookie, size: READDIR_BUFFER, read_flags: 0, lock_owner: 0n, flags: h.flags };
+      const cap = readReplyCapacity(READDIR_BUFFER);
+      if (!ctx.limits.readdirplus) {
+        const out = await ctx.session.call(FUSE_READDIR, ip.nodeid, body, cap);
+        return out.entries.map((d) => ({ name: d.name, type: d.type, ino: d.ino, nextCookie: d.off }));
+      }
+      const out = await ctx.session.call(FUSE_READDIRPLUS, ip.nodeid, body, cap);
+      const entries: FsDirEntry[] = new Array(out.entries.length);
+      const counted: EntryOut[] = [];
+      for (let i = 0; i < out.entries.length; i++) {
+        const { entry_out: e, dirent: d } = out.entries[i]!;
+        const name = d.name;
+        entries[i] = { name, type: d.type, ino: d.ino, nextCookie: d.off };
+        // Every entry with a nodeid, "." and ".." aside, is a lookup the
+        // server counted (libfuse's readdirplus contract, Linux's
+        // fuse_direntplus_link).
+        if (e.nodeid !== 0n && !isDotOrDotdot(name)) counted.push(e);
+      }
+      ctx.inodes.noteEntries(counted);
+      return entries;
+    },
+  };
+}
