@@ -20,6 +20,9 @@ export interface OpContext {
   readonly cred: Cred;
   /** Aborted: the call should stop (FUSE: INTERRUPT) and fail with EINTR. */
   readonly signal?: AbortSignal;
+  /** The caller's POSIX-lock owner (its process): FUSE_FLUSH and lock
+   *  requests carry it, so a server drops a process's locks at its close. */
+  readonly lockOwner?: bigint;
 }
 
 /**

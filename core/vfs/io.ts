@@ -7,7 +7,8 @@ import { Errno, ErrnoError } from '../errno';
 import { O_ACCMODE, O_APPEND, O_RDONLY, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET } from './fcntl';
 import type { File } from './file';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, type OpContext } from './fs';
-import { S_IFREG } from './stat';
+import { isRoot } from './cred';
+import { S_IFREG, S_ISGID, S_ISUID } from './stat';
 import { VfsState, checkCount, err, getattr, writeVnop } from './state';
 
 const EMPTY = new Uint8Array(0);
@@ -78,12 +79,25 @@ export async function readInto(s: VfsState, ctx: OpContext, fd: number, dst: Uin
   });
 }
 
+/** file_remove_privs: a write by a caller without CAP_FSETID (not root)
+ *  clears set-uid, and set-gid with group execute, first. */
+async function removePrivs(f: File, ctx: OpContext): Promise<void> {
+  if (isRoot(ctx.cred)) return;
+  const st = await getattr(f.vp, ctx);
+  let kill = st.mode & S_ISUID;
+  if ((st.mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010)) kill |= S_ISGID;
+  if (kill === 0) return;
+  const setattr = writeVnop(f.vp.mount, 'setattr');
+  await setattr(f.vp, { mode: st.mode & 0o7777 & ~kill }, f.fh, ctx);
+}
+
 /** One write at offset (-1: at the end, O_APPEND); the bytes written. */
 async function fsWrite(f: File, ctx: OpContext, offset: number, data: Uint8Array): Promise<number> {
   if (!(data instanceof Uint8Array)) throw err(Errno.EFAULT);
   const write = writeVnop(f.vp.mount, 'write');
   if (data.length === 0) return 0;
   if (offset >= 0 && offset + data.length > MAX_OFFSET) throw err(Errno.EFBIG);
+  await removePrivs(f, ctx);
   const n = await write(f.vp, f.fh, offset, data, ctx);
   if (!Number.isSafeInteger(n) || n < 0 || n > data.length) throw err(Errno.EIO, 'write: bad reply from filesystem');
   return n;

@@ -3,10 +3,11 @@
 // description. Ranges are made absolute here (whence, negative lengths);
 // the filesystem holds the locks (FUSE: GETLK/SETLK/SETLKW).
 
-import { Errno } from '../errno';
+import { Errno, ErrnoError } from '../errno';
 import { F_RDLCK, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_RDONLY, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET } from './fcntl';
 import type { File } from './file';
-import type { OpContext } from './fs';
+import type { OpContext, Vnops } from './fs';
+import type { LocalLocks } from './local-locks';
 import { FileLock, LOCK_TO_EOF } from './stat';
 import { err, getattr, vnopOf } from './state';
 
@@ -27,7 +28,7 @@ export function processOwner(vfsId: number, pid: number): bigint {
 }
 
 /** flock(2) locks belong to the open file description. */
-function fileOwner(f: File): bigint {
+export function fileOwner(f: File): bigint {
   return (1n << 63n) | f.id;
 }
 
@@ -64,31 +65,47 @@ function checkMode(f: File, type: number): void {
   if (type === F_WRLCK && acc === O_RDONLY) throw err(Errno.EBADF, 'a write lock needs write access');
 }
 
-function vnop<K extends 'getlk' | 'setlk' | 'flock'>(f: File, k: K) {
+/** The key of a file in the local lock table. */
+export function lockKey(f: File): string {
+  return `${f.vp.mount.id}:${f.vp.ino}`;
+}
+
+/** The filesystem's lock vnop `k` run with `args`, or, when it has none or
+ *  answers ENOSYS, undefined: the VFS keeps the lock itself then. */
+async function remote<K extends 'getlk' | 'setlk' | 'flock', T>(f: File, k: K, call: (fn: NonNullable<Vnops[K]>) => Promise<T>): Promise<T | undefined> {
   const fn = vnopOf(f.vp.mount, k);
-  if (fn === undefined) throw err(Errno.ENOLCK, 'the filesystem keeps no locks');
-  return fn;
+  if (fn === undefined) return undefined;
+  try {
+    return await call(fn);
+  } catch (e) {
+    if (e instanceof ErrnoError && e.errno === Errno.ENOSYS) return undefined;
+    throw e;
+  }
 }
 
 /** F_GETLK: the lock that would block `l` (type F_UNLCK when none). */
-export async function getlk(f: File, ctx: OpContext, owner: bigint, l: Flock): Promise<Flock> {
-  const lock = await absolute(f, ctx, l);
+export async function getlk(f: File, ctx: OpContext, owner: bigint, l: Flock, locks: LocalLocks): Promise<Flock> {
+  const lock = { ...await absolute(f, ctx, l), pid: ctx.cred.pid };
   if (lock.type === F_UNLCK) throw err(Errno.EINVAL, 'F_GETLK of F_UNLCK');
-  const got = await vnop(f, 'getlk')(f.vp, f.fh, owner, { ...lock, pid: ctx.cred.pid }, ctx);
+  const got = await remote(f, 'getlk', (fn) => fn(f.vp, f.fh, owner, lock, ctx)) ?? locks.getlk(lockKey(f), owner, lock);
   if (got.type === F_UNLCK) return { ...l, type: F_UNLCK };
   return { type: got.type, whence: SEEK_SET, start: got.start, len: got.end >= LOCK_TO_EOF ? 0 : got.end - got.start + 1, pid: got.pid };
 }
 
 /** F_SETLK (EAGAIN on a conflict) and F_SETLKW (waits; ctx.signal gives EINTR). */
-export async function setlk(f: File, ctx: OpContext, owner: bigint, l: Flock, wait: boolean): Promise<void> {
-  const lock = await absolute(f, ctx, l);
+export async function setlk(f: File, ctx: OpContext, owner: bigint, l: Flock, wait: boolean, locks: LocalLocks): Promise<void> {
+  const lock = { ...await absolute(f, ctx, l), pid: ctx.cred.pid };
   checkMode(f, lock.type);
-  await vnop(f, 'setlk')(f.vp, f.fh, owner, { ...lock, pid: ctx.cred.pid }, wait, ctx);
+  const done = await remote(f, 'setlk', async (fn) => { await fn(f.vp, f.fh, owner, lock, wait, ctx); return true; });
+  if (!done) await locks.setlk(lockKey(f), owner, lock, wait, ctx.signal);
 }
 
-export async function flock(f: File, ctx: OpContext, op: number): Promise<void> {
+export async function flock(f: File, ctx: OpContext, op: number, locks: LocalLocks): Promise<void> {
   const kind = op & ~LOCK_NB;
   if (!Number.isInteger(op) || (op & ~(LOCK_SH | LOCK_EX | LOCK_UN | LOCK_NB)) !== 0
       || (kind !== LOCK_SH && kind !== LOCK_EX && kind !== LOCK_UN)) throw err(Errno.EINVAL, 'bad flock operation');
-  await vnop(f, 'flock')(f.vp, f.fh, fileOwner(f), op, ctx);
+  const done = await remote(f, 'flock', async (fn) => { await fn(f.vp, f.fh, fileOwner(f), op, ctx); return true; });
+  if (done) return;
+  const type = kind === LOCK_UN ? F_UNLCK : kind === LOCK_EX ? F_WRLCK : F_RDLCK;
+  await locks.flock(lockKey(f), fileOwner(f), type, (op & LOCK_NB) === 0, ctx.signal);
 }

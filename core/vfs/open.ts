@@ -12,6 +12,7 @@ import { File } from './file';
 import type { FsHandle, OpContext } from './fs';
 import { PathLike, lookupChild, namei, nameiParent, parentOfLink, releaseParent } from './namei';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from './stat';
+import { fileOwner, lockKey } from './lock';
 import { VfsState, checkWritableMount, err, getattr, writeVnop } from './state';
 import { vget, vrele, Vnode } from './vnode';
 
@@ -135,6 +136,10 @@ function accessMask(flags: number): number {
 /** close(2): FUSE_FLUSH (its error is close's), then release. */
 export async function close(s: VfsState, ctx: OpContext, fd: number): Promise<void> {
   const f = s.files.remove(fd);
+  // POSIX: any close drops the process's record locks on the file; the
+  // description's flock lock goes with it (no dup here: this is its last).
+  if (ctx.lockOwner !== undefined) s.locks.releasePosix(lockKey(f), ctx.lockOwner);
+  s.locks.releaseFlock(lockKey(f), fileOwner(f));
   if (!f.dead) await releaseFile(f, ctx);
 }
 

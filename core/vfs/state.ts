@@ -7,6 +7,7 @@ import { Errno, ErrnoError } from '../errno';
 import type { Cred } from './cred';
 import { O_ACCMODE, O_RDONLY, O_WRONLY } from './fcntl';
 import { File, FileTable } from './file';
+import { LocalLocks } from './local-locks';
 import type { OpContext, Vnops } from './fs';
 import type { Mount } from './mount';
 import type { Stat } from './stat';
@@ -38,6 +39,8 @@ export class VfsState {
   nextMountId = 1;
   /** flock(2) owners: one per open file description. */
   nextFileId = 1n;
+  /** Locks of files whose filesystem keeps none. */
+  readonly locks = new LocalLocks();
 
   constructor(firstFd: number, maxFiles: number) {
     this.files = new FileTable(firstFd, maxFiles);
@@ -70,10 +73,10 @@ export class VfsState {
 }
 
 /** The context a call passes to vnops; EINTR at once if already aborted. */
-export function opContext(cred: Cred, opts: CallOptions | undefined): OpContext {
+export function opContext(cred: Cred, opts: CallOptions | undefined, lockOwner?: bigint): OpContext {
   const signal = opts?.signal;
   if (signal?.aborted) throw err(Errno.EINTR, 'aborted');
-  return signal ? { cred, signal } : { cred };
+  return signal ? { cred, signal, lockOwner } : { cred, lockOwner };
 }
 
 /** The mount's vnop `name` bound to its vnops, or undefined when the fs has none. */

@@ -55,7 +55,7 @@ export class Vfs {
     return new Vfs({ cred: makeCred(cred, this.cred) }, { state: this.s, id: this.id });
   }
 
-  private ctx(opts?: CallOptions) { return opContext(this.cred, opts); }
+  private ctx(opts?: CallOptions) { return opContext(this.cred, opts, L.processOwner(this.id, this.cred.pid)); }
 
   /** Mounts in mount order ("/" first). */
   mounts(): readonly Mount[] { return this.s.mountList; }
@@ -262,18 +262,18 @@ export class Vfs {
 
   /** fcntl(F_GETLK): the lock that would block `lock`, or type F_UNLCK. */
   async getlk(fd: number, lock: L.Flock, opts?: CallOptions): Promise<L.Flock> {
-    return L.getlk(this.s.live(fd), this.ctx(opts), L.processOwner(this.id, this.cred.pid), lock);
+    return L.getlk(this.s.live(fd), this.ctx(opts), L.processOwner(this.id, this.cred.pid), lock, this.s.locks);
   }
   /** fcntl(F_SETLK): EAGAIN when another owner holds a conflicting lock. */
   async setlk(fd: number, lock: L.Flock, opts?: CallOptions): Promise<void> {
-    return L.setlk(this.s.live(fd), this.ctx(opts), L.processOwner(this.id, this.cred.pid), lock, false);
+    return L.setlk(this.s.live(fd), this.ctx(opts), L.processOwner(this.id, this.cred.pid), lock, false, this.s.locks);
   }
   /** fcntl(F_SETLKW): waits for the lock; abort with opts.signal (EINTR). */
   async setlkw(fd: number, lock: L.Flock, opts?: CallOptions): Promise<void> {
-    return L.setlk(this.s.live(fd), this.ctx(opts), L.processOwner(this.id, this.cred.pid), lock, true);
+    return L.setlk(this.s.live(fd), this.ctx(opts), L.processOwner(this.id, this.cred.pid), lock, true, this.s.locks);
   }
   /** flock(2): LOCK_SH, LOCK_EX, LOCK_UN, with LOCK_NB. */
-  async flock(fd: number, op: number, opts?: CallOptions): Promise<void> { return L.flock(this.s.live(fd), this.ctx(opts), op); }
+  async flock(fd: number, op: number, opts?: CallOptions): Promise<void> { return L.flock(this.s.live(fd), this.ctx(opts), op, this.s.locks); }
 
   /** Flushes every mounted filesystem. */
   async sync(): Promise<void> {

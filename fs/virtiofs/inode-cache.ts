@@ -145,6 +145,14 @@ export class InodeCache {
     return ip;
   }
 
+  /** A name cached for ip answered a lookup without LOOKUP: true (and ip
+   *  leaves the idle LRU) when ip is still the inode held for its nodeid. */
+  revive(ip: VirtiofsInode): boolean {
+    if (this.inodes.get(ip.nodeid) !== ip) return false;
+    this.idle.delete(ip.nodeid);
+    return true;
+  }
+
   /** Entries the server counted without the VFS asking (READDIRPLUS, "."
    *  and ".." left out by the caller): a node this mount holds keeps the
    *  lookup until it is dropped; the others are forgotten at once, in one

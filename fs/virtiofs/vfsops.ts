@@ -13,6 +13,7 @@ import { FuseConnection, acquireConnection, releaseConnection } from './connecti
 import type { FuseDevice } from './device';
 import { FUSE_GETATTR, FUSE_ROOT_ID, FUSE_STATFS } from '../fuse';
 import type { VirtiofsInode } from './inode';
+import { EntryCache } from './entry-cache';
 import { InodeCache } from './inode-cache';
 import { DaxMode, parseOptions } from './options';
 import { virtiofsVnops } from './vnops';
@@ -21,6 +22,8 @@ export class VirtiofsMount implements MountedFs {
   readonly vnops: Vnops;
   /** The inodes this mount holds, its idle LRU, its FORGETs. */
   readonly cache: InodeCache;
+  /** Names within their entry_valid. */
+  readonly entries = new EntryCache();
   private unmounted = false;
 
   constructor(
@@ -36,7 +39,9 @@ export class VirtiofsMount implements MountedFs {
       session: conn.session,
       dax: conn.dax,
       inodes: this.cache,
+      entries: this.entries,
       limits: conn.info,
+      nosys: conn.nosys,
       daxFor: (ip) => this.daxFor(ip),
       aggressive,
     });

@@ -1,10 +1,10 @@
 // Directories (Linux's fs/fuse/readdir.c; OSv's virtiofs_readdir):
-// opendir, readdir (READDIRPLUS when granted), releasedir.
+// opendir, readdir (READDIRPLUS when granted), releasedir, fsyncdir.
 
-import { FsDirEntry, FsHandle, Vnode, Vnops } from '../../../core/vfs';
-import { EntryOut, FUSE_OPENDIR, FUSE_READDIR, FUSE_READDIRPLUS, FUSE_RELEASEDIR } from '../../fuse';
+import { FsDirEntry, FsHandle, OpContext, Vnode, Vnops } from '../../../core/vfs';
+import { EntryOut, FUSE_FSYNCDIR, FUSE_FSYNC_FDATASYNC, FUSE_OPENDIR, FUSE_READDIR, FUSE_READDIRPLUS, FUSE_RELEASEDIR } from '../../fuse';
 import { readReplyCapacity } from '../session';
-import { VirtiofsHandle, VnopsContext, inodeOf, openFlags } from './context';
+import { VirtiofsHandle, VnopsContext, inodeOf, openFlags, req, unlessNosys } from './context';
 
 /** "." or ".." as bytes. */
 function isDotOrDotdot(n: Uint8Array): boolean {
@@ -14,29 +14,38 @@ function isDotOrDotdot(n: Uint8Array): boolean {
 /** One READDIR(PLUS) reply buffer. */
 export const READDIR_BUFFER = 64 * 1024;
 
-export function dirOps(ctx: VnopsContext): Pick<Vnops, 'opendir' | 'readdir' | 'releasedir'> {
+export function dirOps(ctx: VnopsContext): Pick<Vnops, 'opendir' | 'readdir' | 'releasedir' | 'fsyncdir'> {
   return {
-    async opendir(vp: Vnode, flags: number): Promise<FsHandle> {
+    async opendir(vp: Vnode, flags: number, o?: OpContext): Promise<FsHandle> {
       const oflags = openFlags(flags);
-      const out = await ctx.session.call(FUSE_OPENDIR, inodeOf(vp).nodeid, { flags: oflags, open_flags: 0 });
+      const out = await ctx.session.call(FUSE_OPENDIR, inodeOf(vp).nodeid, { flags: oflags, open_flags: 0 }, undefined, req(o));
       return { fh: out.fh, flags: oflags } satisfies VirtiofsHandle;
     },
 
-    async releasedir(vp: Vnode, fh: FsHandle): Promise<void> {
+    async releasedir(vp: Vnode, fh: FsHandle, o?: OpContext): Promise<void> {
       const h = fh as VirtiofsHandle;
-      await ctx.session.call(FUSE_RELEASEDIR, inodeOf(vp).nodeid, { fh: h.fh, flags: h.flags, release_flags: 0, lock_owner: 0n });
+      // Not abortable: the handle must go whatever the caller does.
+      await ctx.session.call(FUSE_RELEASEDIR, inodeOf(vp).nodeid, { fh: h.fh, flags: h.flags, release_flags: 0, lock_owner: 0n },
+        undefined, { cred: o?.cred });
     },
 
-    async readdir(vp: Vnode, fh: FsHandle, cookie: bigint): Promise<FsDirEntry[]> {
+    async fsyncdir(vp: Vnode, fh: FsHandle, datasync: boolean, o?: OpContext): Promise<void> {
+      const h = fh as VirtiofsHandle;
+      const body = { fh: h.fh, fsync_flags: datasync ? FUSE_FSYNC_FDATASYNC : 0 };
+      // A server without FSYNCDIR has nothing to flush (Linux: fc->no_fsyncdir).
+      await unlessNosys(ctx, FUSE_FSYNCDIR, () => ctx.session.call(FUSE_FSYNCDIR, inodeOf(vp).nodeid, body, undefined, req(o)), () => null);
+    },
+
+    async readdir(vp: Vnode, fh: FsHandle, cookie: bigint, o?: OpContext): Promise<FsDirEntry[]> {
       const ip = inodeOf(vp);
       const h = fh as VirtiofsHandle;
       const body = { fh: h.fh, offset: cookie, size: READDIR_BUFFER, read_flags: 0, lock_owner: 0n, flags: h.flags };
       const cap = readReplyCapacity(READDIR_BUFFER);
       if (!ctx.limits.readdirplus) {
-        const out = await ctx.session.call(FUSE_READDIR, ip.nodeid, body, cap);
+        const out = await ctx.session.call(FUSE_READDIR, ip.nodeid, body, cap, req(o));
         return out.entries.map((d) => ({ name: d.name, type: d.type, ino: d.ino, nextCookie: d.off }));
       }
-      const out = await ctx.session.call(FUSE_READDIRPLUS, ip.nodeid, body, cap);
+      const out = await ctx.session.call(FUSE_READDIRPLUS, ip.nodeid, body, cap, req(o));
       const entries: FsDirEntry[] = new Array(out.entries.length);
       const counted: EntryOut[] = [];
       for (let i = 0; i < out.entries.length; i++) {
