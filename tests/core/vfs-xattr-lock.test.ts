@@ -2,7 +2,7 @@
 // locks (POSIX record locks per process, flock per open file).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Errno } from '../../core/errno';
+import { Errno, ErrnoError } from '../../core/errno';
 import {
   F_RDLCK, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_RDONLY, O_RDWR, O_WRONLY, SEEK_END, SEEK_SET,
   XATTR_CREATE, XATTR_REPLACE,
@@ -128,3 +128,48 @@ l('flock: per open file, shared and exclusive, LOCK_NB gives EAGAIN', async () =
 
 x.run();
 l.run();
+
+const local = suite('vfs locks kept by the VFS when the filesystem keeps none');
+
+local('POSIX and flock locks without lock vnops (or with ENOSYS): conflicts, waits, close releases', async () => {
+  const { vfs, fs } = await writable((t) => t.file('/f', 'data', 0o666));
+  const v = fs.vnops as unknown as Record<string, unknown>;
+  delete v.getlk; delete v.flock;
+  v.setlk = async () => { throw new ErrnoError(Errno.ENOSYS); };
+  const p1 = vfs.as({ pid: 10 });
+  const p2 = vfs.as({ pid: 20 });
+  const a = await p1.open('/f', O_RDWR);
+  const b = await p2.open('/f', O_RDWR);
+  await p1.setlk(a, { type: F_WRLCK, whence: SEEK_SET, start: 0, len: 2 });
+  await p1.setlk(a, { type: F_WRLCK, whence: SEEK_SET, start: 2, len: 2 }); // merges with [0, 1]
+  assert.equal(await p2.getlk(b, { type: F_RDLCK, whence: SEEK_SET, start: 3, len: 1 }),
+    { type: F_WRLCK, whence: SEEK_SET, start: 0, len: 4, pid: 10 });
+  await rejects(p2.setlk(b, { type: F_RDLCK, whence: SEEK_SET, start: 1, len: 1 }), Errno.EAGAIN);
+  await p1.setlk(a, { type: F_UNLCK, whence: SEEK_SET, start: 1, len: 2 }); // splits into [0] and [3]
+  await p2.setlk(b, { type: F_RDLCK, whence: SEEK_SET, start: 1, len: 2 });
+  await rejects(p2.setlk(b, { type: F_RDLCK, whence: SEEK_SET, start: 3, len: 1 }), Errno.EAGAIN);
+  const waiting = p2.setlkw(b, { type: F_WRLCK, whence: SEEK_SET, start: 0, len: 1 });
+  const other = await p1.open('/f', O_RDONLY);
+  await p1.close(other); // any close of p1's drops all its locks on the file (POSIX)
+  await waiting;
+  await vfs.flock(a, LOCK_EX);
+  await rejects(vfs.flock(b, LOCK_SH | LOCK_NB), Errno.EAGAIN);
+  await vfs.close(a); // the description goes, and its flock lock
+  await vfs.flock(b, LOCK_SH | LOCK_NB);
+  await vfs.close(b);
+});
+
+local('a write by a non-root caller clears set-uid and set-gid-with-group-exec first; root keeps them', async () => {
+  const { vfs, tree } = await writable((t) => t.file('/s', 'x', 0o6777, 1000, 1000).file('/r', 'x', 0o6777, 0, 0));
+  const u = vfs.as(USER);
+  const fd = await u.open('/s', O_WRONLY);
+  await u.write(fd, enc.encode('y'));
+  await u.close(fd);
+  assert.is(tree.get('/s')!.mode & 0o7777, 0o777);
+  const rfd = await vfs.open('/r', O_WRONLY);
+  await vfs.write(rfd, enc.encode('y'));
+  await vfs.close(rfd);
+  assert.is(tree.get('/r')!.mode & 0o7777, 0o6777);
+});
+
+local.run();
