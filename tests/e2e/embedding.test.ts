@@ -11,6 +11,7 @@ import { InProcessTransport } from '../../drivers/virtio-mmio/in-process-transpo
 import { VirtioFsDriver } from '../../drivers/virtio-fs/driver';
 import { VirtiofsFileSystemType, connectionOf, fuseDeviceOf } from '../../fs/virtiofs';
 import { DeviceInstance } from '../../tools/vmm/instance';
+import { MemFs, symlink } from '../../tools/vmm/memfs';
 
 const t = suite('embedding in one process (the README example)');
 
@@ -46,6 +47,53 @@ t('mount, open, read through the DAX window', async () => {
   } finally {
     await host.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('an in-memory filesystem, no host directory: read files, list directories, read a symlink', async () => {
+  const big = new Uint8Array(300_000).map((_, k) => (k * 7 + 3) & 0xff);
+  const memfs = new MemFs({
+    'hello.txt': 'hello, memfs\n',
+    etc: { motd: 'welcome\n', empty: {} },
+    data: { 'big.bin': big },
+    link: symlink('etc/motd'),
+  });
+  for (const cacheSize of [0, 64 << 20]) {
+    // With a window the guest tries DAX, gets ENOSYS for SETUPMAPPING and
+    // reads through FUSE_READ from then on.
+    const host = DeviceInstance.create({ sharedDir: '/nonexistent', tag: 'memfs', cacheSize, queueSize: 256,
+      numRequestQueues: 1, memory: 64 << 20, daxPolicy: 'none', readonly: true, filesystem: memfs,
+      logger: () => undefined }, { ram: 'buffer' });
+    try {
+      const driver = await VirtioFsDriver.probe(new InProcessTransport(host.device.registers),
+        host.memory, new Allocator(0, 64 << 20));
+      const fsType = new VirtiofsFileSystemType();
+      fsType.addDevice(fuseDeviceOf(driver, host.memory));
+      const vfs = new Vfs({ firstFd: 3 });
+      await vfs.mount(fsType, 'memfs', '/', cacheSize > 0 ? { dax: 'always' } : {});
+      const fd = await vfs.open('/hello.txt', O_RDONLY);
+      assert.is(Buffer.from(await vfs.read(fd, 4096)).toString(), 'hello, memfs\n');
+      await vfs.close(fd);
+      const names = (await vfs.readdirAll('/')).map((e) => e.name).filter((n) => n !== '.' && n !== '..');
+      assert.equal(names.sort(), ['data', 'etc', 'hello.txt', 'link']);
+      assert.equal((await vfs.readdirAll('/etc')).map((e) => e.name).filter((n) => n !== '.' && n !== '..').sort(), ['empty', 'motd']);
+      assert.is(await vfs.readlink('/link'), 'etc/motd');
+      const through = await vfs.open('/link', O_RDONLY);
+      assert.is(Buffer.from(await vfs.read(through, 100)).toString(), 'welcome\n', 'the VFS follows the symlink');
+      await vfs.close(through);
+      const st = await vfs.stat('/data/big.bin');
+      assert.is(st.size, big.length);
+      const bf = await vfs.open('/data/big.bin', O_RDONLY);
+      const got = await vfs.pread(bf, big.length + 10, 0);
+      assert.is(got.length, big.length);
+      assert.ok(Buffer.from(got).equals(Buffer.from(big)), 'big file read back whole');
+      await vfs.close(bf);
+      await vfs.umount('/');
+      await driver.close();
+      assert.is(memfs.handleCount, 0, 'every handle released');
+    } finally {
+      await host.close();
+    }
   }
 });
 

@@ -90,7 +90,7 @@ t('the cache is bounded: the least recently used fd is closed first', async () =
     await lookup(c, ids[2]!, 'f'); // evicts d1
     assert.is(server.cachedDirCount, 2);
     assert.is(fdCount(), base + 2);
-    const cache = (server as unknown as { dirs: DirCache }).dirs;
+    const cache = server.passthrough.state.dirs;
     assert.ok(cache.get(ids[0]!) !== undefined && cache.get(ids[2]!) !== undefined);
     assert.is(cache.get(ids[1]!), undefined);
   } finally { await done(); }

@@ -89,7 +89,7 @@ t('LOOKUP, GETATTR, OPEN, READ (short at EOF), RELEASE', async () => {
     const nodeid = e.body!.nodeid;
     assert.ok(nodeid > 1n && nodeid < 100n, 'small nodeid');
     assert.is(e.body!.attr.size, 12n);
-    assert.is(e.body!.attr.ino, BigInt(fs.statSync(path.join(server['confine'].root, 'hello.txt')).ino));
+    assert.is(e.body!.attr.ino, BigInt(fs.statSync(path.join(server.passthrough.state.confine.root, 'hello.txt')).ino));
     assert.is(e.body!.attr.flags & K.FUSE_ATTR_DAX, 0);
     const ga = await c.call(K.FUSE_GETATTR, nodeid, { getattr_flags: 0, fh: 0n });
     assert.is(ga.body!.attr.size, 12n);

@@ -1,6 +1,9 @@
 // The TypeScript queue backend of the virtio-fs device: pops request chains,
-// hands their bytes to a FUSE request handler and returns the replies. Requests
-// run concurrently and complete out of order: a slow one holds no other.
+// hands them to a FUSE handler and returns the replies. A chain handler (the
+// FuseServer) reads the request and writes the reply in the chain's own
+// buffers (ChainRequest/ChainReply); a byte handler gets the request
+// gathered into one array and its reply scattered back. Requests run
+// concurrently and complete out of order: a slow one holds no other.
 // Everything in the rings is the guest's and untrusted; a bad chain breaks the
 // device as QEMU's virtio_error does, and nothing reaches guest memory from a
 // request started before a reset.
@@ -8,6 +11,7 @@
 import { Log, consoleLog } from '../../core/log';
 import type { GuestMemory } from '../../core/memory';
 import { Chain, DeviceQueue, VirtqueueError, gather, scatter } from '../../drivers/virtqueue';
+import { ChainReply, ChainRequest, type ReplyTarget, type RequestSource } from './fuse';
 import type { VirtioFsBackend, VirtioFsDeviceSink, VirtioFsQueueSetup } from './virtio-fs-device';
 
 export interface FuseRequestContext {
@@ -25,6 +29,19 @@ export interface FuseRequestHandler {
    * ctx.replyCapacity is cut; sending a FUSE error instead is the handler's job.
    */
   handle(request: Uint8Array, ctx: FuseRequestContext): Promise<Uint8Array | null>;
+}
+
+export interface FuseChainHandler {
+  /**
+   * Answer one request read from `request` by writing its reply into
+   * `reply` (both over the chain's guest buffers). Resolve with the reply's
+   * length, or null for none. Writes after a reset are dropped by `reply`.
+   */
+  serve(request: RequestSource, reply: ReplyTarget, queue: number): Promise<number | null>;
+}
+
+function isChainHandler(h: FuseRequestHandler | FuseChainHandler): h is FuseChainHandler {
+  return typeof (h as Partial<FuseChainHandler>).serve === 'function';
 }
 
 export interface FuseQueueOptions {
@@ -57,7 +74,7 @@ export class FuseQueueBackend implements VirtioFsBackend {
   private broken = false;
   private closed = false;
 
-  constructor(private readonly memory: GuestMemory, private readonly handler: FuseRequestHandler,
+  constructor(private readonly memory: GuestMemory, private readonly handler: FuseRequestHandler | FuseChainHandler,
               private readonly sink: VirtioFsDeviceSink, options: FuseQueueOptions = {}) {
     this.maxRequest = options.maxRequestSize ?? FUSE_DEFAULT_MAX_REQUEST;
     this.log = options.logger ?? consoleLog;
@@ -164,49 +181,91 @@ export class FuseQueueBackend implements VirtioFsBackend {
     q.count++;
     if (chain.readableLen > this.maxRequest || chain.readableLen === 0) {
       this.log(`virtio-fs: queue ${q.index} chain ${head}: request of ${chain.readableLen} bytes refused`);
-      this.complete(q, chain, null);
+      this.complete(q, chain, 0);
       return;
     }
+    if (isChainHandler(this.handler)) this.startChain(q, chain, this.handler);
+    else this.startBytes(q, chain, this.handler);
+  }
+
+  private startChain(q: LiveQueue, chain: Chain, handler: FuseChainHandler): void {
+    const { head } = chain;
+    let request: ChainRequest;
+    try {
+      request = new ChainRequest(this.memory, chain.readable);
+    } catch (e) {
+      this.log(`virtio-fs: queue ${q.index} chain ${head}: cannot read request: ${errorText(e)}`);
+      this.complete(q, chain, 0);
+      return;
+    }
+    // Writes into the chain stop with the queue: nothing started before a
+    // reset reaches guest memory after it.
+    const reply = new ChainReply(this.memory, chain.writable, () => q.live);
+    let served: Promise<number | null>;
+    try {
+      served = handler.serve(request, reply, q.index);
+    } catch (e) {
+      served = Promise.reject(e);
+    }
+    served.then(
+      (n) => {
+        if (reply.error !== undefined) {
+          // A reply buffer in an unmapped window range, say: the driver gets nothing.
+          this.log(`virtio-fs: queue ${q.index} chain ${head}: cannot write reply: ${errorText(reply.error)}`);
+          n = 0;
+        }
+        this.complete(q, chain, n ?? 0);
+      },
+      (e) => {
+        this.log(`virtio-fs: queue ${q.index} chain ${head}: handler failed: ${errorText(e)}`);
+        this.complete(q, chain, 0);
+      });
+  }
+
+  private startBytes(q: LiveQueue, chain: Chain, handler: FuseRequestHandler): void {
+    const { head } = chain;
     let request: Uint8Array;
     try {
       request = gather(this.memory, chain.readable);
     } catch (e) {
       this.log(`virtio-fs: queue ${q.index} chain ${head}: cannot read request: ${errorText(e)}`);
-      this.complete(q, chain, null);
+      this.complete(q, chain, 0);
       return;
     }
     let reply: Promise<Uint8Array | null>;
     try {
-      reply = this.handler.handle(request, { queue: q.index, replyCapacity: chain.writableLen });
+      reply = handler.handle(request, { queue: q.index, replyCapacity: chain.writableLen });
     } catch (e) {
       reply = Promise.reject(e);
     }
     reply.then(
-      (r) => this.complete(q, chain, r),
+      (r) => { if (q.live) this.complete(q, chain, this.scatterReply(q, chain, r)); },
       (e) => {
         this.log(`virtio-fs: queue ${q.index} chain ${head}: handler failed: ${errorText(e)}`);
-        this.complete(q, chain, null);
+        this.complete(q, chain, 0);
       });
   }
 
-  private complete(q: LiveQueue, chain: Chain, reply: Uint8Array | null): void {
+  /** A byte handler's reply into the chain; returns the bytes written. */
+  private scatterReply(q: LiveQueue, chain: Chain, reply: Uint8Array | null): number {
+    if (!reply || reply.length === 0) return 0;
+    if (reply.length > chain.writableLen) {
+      this.log(`virtio-fs: queue ${q.index} chain ${chain.head}: reply of ${reply.length} bytes cut to ${chain.writableLen}`);
+    }
+    try {
+      return scatter(this.memory, chain.writable, reply);
+    } catch (e) {
+      // A reply buffer in an unmapped window range, say: the driver gets nothing.
+      this.log(`virtio-fs: queue ${q.index} chain ${chain.head}: cannot write reply: ${errorText(e)}`);
+      return 0;
+    }
+  }
+
+  private complete(q: LiveQueue, chain: Chain, written: number): void {
     // A request from before a reset (or a queue stop) must not touch the new rings.
     if (!q.live) return;
     q.inFlight[chain.head] = 0;
     q.count--;
-    let written = 0;
-    if (reply && reply.length > 0) {
-      if (reply.length > chain.writableLen) {
-        this.log(`virtio-fs: queue ${q.index} chain ${chain.head}: reply of ${reply.length} bytes cut to ${chain.writableLen}`);
-      }
-      try {
-        written = scatter(this.memory, chain.writable, reply);
-      } catch (e) {
-        // A reply buffer in an unmapped window range, say: the driver gets nothing.
-        this.log(`virtio-fs: queue ${q.index} chain ${chain.head}: cannot write reply: ${errorText(e)}`);
-        written = 0;
-      }
-    }
     try {
       q.dq.pushUsed(chain.head, written);
     } catch (e) {

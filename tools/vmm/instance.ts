@@ -8,8 +8,9 @@ import { BufferBacking, GuestMemory, type MemoryBacking } from '../../core/memor
 import { ShmFileBacking } from '../../core/shm-file.node';
 import { WindowBacking } from '../../core/window';
 import { FuseQueueBackend } from './fuse-queues';
+import { FuseServer, readonlyFilesystem, type FuseFilesystem } from './fuse';
 import { PassthroughServer } from './passthrough';
-import type { DaxPolicy } from './passthrough';
+import type { DaxMapper, DaxPolicy } from './passthrough';
 import { VirtioFsDevice, type VirtioFsBackend, type VirtioFsDeviceSink } from './virtio-fs-device';
 import { WindowMapper } from './window-mapper';
 import type { DeviceLink } from './wire-server';
@@ -29,6 +30,13 @@ export interface DeviceConfig {
   logger?: (message: string) => void;
   /** Builds a backend other than passthrough (vhost-user); gets the instance's RAM. */
   backend?: (sink: VirtioFsDeviceSink, ram: MemoryBacking) => VirtioFsBackend;
+  /**
+   * Serve this filesystem instead of passthrough over `sharedDir` (which is
+   * then ignored, as is `daxPolicy`): an in-memory one (tools/vmm/memfs), or
+   * any FuseFilesystem. A function gets the window's mapper (undefined
+   * without a window). `readonly` wraps it in the read-only decorator.
+   */
+  filesystem?: FuseFilesystem | ((dax: DaxMapper | undefined) => FuseFilesystem);
 }
 
 export interface InstanceOptions {
@@ -42,7 +50,8 @@ export class DeviceInstance {
   readonly memory = new GuestMemory();
   readonly window: WindowBacking | undefined;
   readonly mapper: WindowMapper | undefined;
-  readonly server: PassthroughServer | undefined;
+  /** The FUSE server of the TypeScript backends; undefined with vhost-user. */
+  readonly server: FuseServer | undefined;
   readonly device: VirtioFsDevice;
   private backend: VirtioFsBackend | undefined;
   private closed = false;
@@ -56,7 +65,11 @@ export class DeviceInstance {
       this.mapper = new WindowMapper(this.window, options.link);
     }
     const build = config.backend;
-    if (!build) {
+    if (!build && config.filesystem) {
+      const f = config.filesystem;
+      const fs = typeof f === 'function' ? f(this.mapper) : f;
+      this.server = new FuseServer(config.readonly ? readonlyFilesystem(fs) : fs, { logger: { warn: log } });
+    } else if (!build) {
       this.server = new PassthroughServer({
         root: config.sharedDir, readonly: config.readonly, daxPolicy: config.daxPolicy,
         dax: this.mapper, logger: { warn: log },

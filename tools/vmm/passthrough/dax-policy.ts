@@ -1,5 +1,6 @@
-// virtiofsd's per-inode DAX policies (seed 000): which regular files the
-// guest should access through the DAX window, conveyed as FUSE_ATTR_DAX.
+// virtiofsd's per-inode DAX policies ("virtiofsd: implement DAX policies for
+// per inode DAX mode", virtio-fs list, 2022): which regular files the guest
+// should access through the DAX window, conveyed as FUSE_ATTR_DAX.
 
 import { execFile } from 'node:child_process';
 import type { BigIntStats } from 'node:fs';

@@ -1,4 +1,5 @@
-// Reserving host blocks for a write mapping (seed 001): fallocate with
+// Reserving host blocks for a write mapping ("virtiofs: add dmap flags to
+// differentiate write mapping from read mapping", virtio-fs list): fallocate with
 // FALLOC_FL_KEEP_SIZE over the range, so ENOSPC surfaces at SETUPMAPPING
 // instead of as a fault the guest cannot handle. Node has no fallocate(2),
 // so this runs util-linux's fallocate on the fd through /proc.

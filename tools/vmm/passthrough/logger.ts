@@ -1,9 +1,8 @@
 // The backend's log sink: one line per event worth an operator's attention.
 
-export interface PassthroughLogger {
-  warn(msg: string): void;
-  debug?(msg: string): void;
-}
+import type { FuseLogger } from '../fuse';
+
+export type PassthroughLogger = FuseLogger;
 
 export const consoleLogger: PassthroughLogger = {
   warn: (msg) => { process.stderr.write(`passthrough: ${msg}\n`); },

@@ -1,4 +1,5 @@
-// FUSE_INIT negotiation, as virtiofsd (libfuse's do_init) does it.
+// FUSE_INIT negotiation, as virtiofsd (libfuse's do_init) does it. The
+// server's: a filesystem only says what it adds (FsInit).
 
 import { Errno } from '../../../core/errno';
 import * as K from '../../../fs/fuse';
@@ -13,7 +14,7 @@ export const MAP_ALIGNMENT = 1 << MAP_ALIGNMENT_LOG2;
 export const DEFAULT_MAX_PAGES = 256;
 const PAGE = 4096;
 
-/** What a read-only passthrough offers (when the client asks for it). */
+/** What the server offers (when the client asks for it). */
 const OFFERED = K.FUSE_ASYNC_READ | K.FUSE_BIG_WRITES | K.FUSE_DO_READDIRPLUS | K.FUSE_READDIRPLUS_AUTO
   | K.FUSE_PARALLEL_DIROPS | K.FUSE_MAX_PAGES | K.FUSE_MAP_ALIGNMENT;
 
@@ -24,6 +25,12 @@ export interface InitResult {
   initialized: boolean;
   /** Negotiated minor (valid when initialized). */
   minor: number;
+}
+
+/** A version we serve: 7.x with x >= MIN_MINOR (the filesystem's init is
+ *  asked only then; a newer major is answered with our version alone). */
+export function initVersionServed(i: InitIn): boolean {
+  return i.major === 7 && i.minor >= MIN_MINOR;
 }
 
 export function negotiateInit(i: InitIn, opts: { inodeDax: boolean; maxPages: number }): InitResult {

@@ -1,4 +1,6 @@
-// Host errors to errno values for FUSE replies.
+// What a thrown value is as a FUSE reply's errno: the one conversion, used
+// by the server alone (a Node system error's code counts: the passthrough
+// lets host errors through unchanged).
 
 import { Errno, ErrnoError } from '../../../core/errno';
 
