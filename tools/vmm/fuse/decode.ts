@@ -4,15 +4,13 @@
 
 import { Errno } from '../../../core/errno';
 import * as K from '../../../fs/fuse';
-import {
-  AnyRequest, Decoded, LeReader, LeWriter, ReadIn, decodeRequest, readInHeader, writeInHeader,
-} from '../../../fs/fuse';
+import { AnyRequest, Decoded, LeReader, decodeRequest, fuseWriteIn, readInHeader } from '../../../fs/fuse';
 import type { RequestSource } from './chain';
 import type { WriteSource } from './filesystem';
 import { writeSource } from './sink';
 
 /** fuse_in_header + fuse_write_in: what a WRITE needs before its data. */
-const WRITE_HEAD = K.FUSE_IN_HEADER_SIZE + K.FUSE_WRITE_IN_SIZE;
+const WRITE_HEAD = K.FUSE_IN_HEADER_SIZE + fuseWriteIn.size;
 
 export interface DecodedSource {
   /** For WRITE, body.data is empty: the data is `data`. */
@@ -40,12 +38,9 @@ const EMPTY = new Uint8Array(0);
 /**
  * WRITE from its 80-byte head, with the checks the codec makes on a whole
  * one (len is the request's, extensions inside it, fuse_write_in.size the
- * data's length). fuse_write_in and fuse_read_in have one layout in
- * fuse_kernel.h (fh, offset, size, read_flags/write_flags, lock_owner,
- * flags, padding), so the args are decoded by the codec as READ's from a
- * copy of the head: the struct stays described once, in fs/fuse, until the
- * codec grows a head-only decoder (tests/tools/fuse-chain.test.ts holds the
- * two decodings equal).
+ * data's length), fuse_write_in read by its table in fs/fuse
+ * (tests/tools/fuse-chain.test.ts holds this equal to the codec's decoding
+ * of the whole request).
  */
 function decodeWriteHead(src: RequestSource, head: Uint8Array): Decoded<DecodedSource> {
   const h = readInHeader(new LeReader(head, Errno.EINVAL), 0);
@@ -54,17 +49,13 @@ function decodeWriteHead(src: RequestSource, head: Uint8Array): Decoded<DecodedS
   const extLen = h.total_extlen * 8;
   if (K.FUSE_IN_HEADER_SIZE + extLen > h.len) return fail(`total_extlen ${h.total_extlen} overruns the ${h.len}-byte request`);
   const end = h.len - extLen;
-  if (end < WRITE_HEAD) return fail(`fuse_write_in: needs ${K.FUSE_WRITE_IN_SIZE} bytes before the extensions`);
-  const probe = head.slice();
-  writeInHeader(new LeWriter(probe), 0, { ...h, opcode: K.FUSE_READ, len: WRITE_HEAD, total_extlen: 0 });
-  const d = decodeRequest(probe);
-  if (!d.ok) return { ...d, unique: h.unique };
-  const a = d.value.body as ReadIn;
+  if (end < WRITE_HEAD) return fail(`fuse_write_in: needs ${fuseWriteIn.size} bytes before the extensions`);
+  const a = fuseWriteIn.read(new LeReader(head, Errno.EINVAL), K.FUSE_IN_HEADER_SIZE);
   const avail = end - WRITE_HEAD;
   if (a.size !== avail) return fail(`fuse_write_in.size ${a.size} disagrees with the ${avail} data bytes`);
   const req = {
     opcode: K.FUSE_WRITE, unique: h.unique, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid,
-    body: { fh: a.fh, offset: a.offset, write_flags: a.read_flags, lock_owner: a.lock_owner, flags: a.flags, data: EMPTY },
+    body: { fh: a.fh, offset: a.offset, write_flags: a.write_flags, lock_owner: a.lock_owner, flags: a.flags, data: EMPTY },
   } as AnyRequest;
   if (extLen > 0) req.ext = src.bytes(end, extLen);
   return { ok: true, value: { req, data: writeSource(src, WRITE_HEAD, avail) } };

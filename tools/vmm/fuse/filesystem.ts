@@ -8,6 +8,7 @@
 // Node-free: an embedder can implement it anywhere.
 
 import type {
+  AccessIn, CopyFileRangeIn, GetxattrArgs, GetxattrIn, LkIn, LkOut, SetxattrIn, XattrNameIn, XattrOut,
   AttrOut, CreateIn, CreateOut, EntryOut, FallocateIn, FlushIn, ForgetOne, FsyncIn, GetattrIn, InitIn, Kstatfs,
   LinkIn, LseekIn, LseekOut, MkdirIn, MknodIn, NameIn, OpenIn, OpenOut, ReaddirOut, ReaddirplusOut, ReadIn,
   ReadlinkOut, ReleaseIn, RemovemappingIn, Rename2In, RenameIn, SetattrIn, SetupmappingIn, SymlinkIn, WriteIn,
@@ -133,6 +134,23 @@ export interface FuseFilesystem {
   /** As readdir; an entry the server cannot send is forgotten again. */
   readdirplus?(ctx: FuseContext, body: ReadIn): Awaitable<ReaddirplusOut>;
   releasedir?(ctx: FuseContext, body: ReleaseIn): Awaitable<null>;
+
+  // ---- extended attributes ----
+  setxattr?(ctx: FuseContext, body: SetxattrIn): Awaitable<null>;
+  /** size 0: answer { size }; else the value, at most size bytes (ERANGE if larger). */
+  getxattr?(ctx: FuseContext, body: GetxattrIn): Awaitable<XattrOut>;
+  /** The names, each NUL-terminated; size as getxattr. */
+  listxattr?(ctx: FuseContext, body: GetxattrArgs): Awaitable<XattrOut>;
+  removexattr?(ctx: FuseContext, body: XattrNameIn): Awaitable<null>;
+
+  // ---- locks, access, copies ----
+  getlk?(ctx: FuseContext, body: LkIn): Awaitable<LkOut>;
+  setlk?(ctx: FuseContext, body: LkIn): Awaitable<null>;
+  /** Waits for the lock; FUSE_INTERRUPT of its unique should end the wait (EINTR). */
+  setlkw?(ctx: FuseContext, body: LkIn): Awaitable<null>;
+  access?(ctx: FuseContext, body: AccessIn): Awaitable<null>;
+  fsyncdir?(ctx: FuseContext, body: FsyncIn): Awaitable<null>;
+  copyFileRange?(ctx: FuseContext, body: CopyFileRangeIn): Awaitable<WriteOut>;
 
   // ---- DAX window ----
   setupmapping?(ctx: FuseContext, body: SetupmappingIn): Awaitable<null>;

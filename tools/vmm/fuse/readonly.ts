@@ -15,12 +15,13 @@ import type { FuseContext, FuseFilesystem } from './filesystem';
 const PASSED = [
   'init', 'destroy', 'close', 'lookup', 'forget', 'getattr', 'readlink', 'statfs', 'read', 'release', 'flush',
   'fsync', 'lseek', 'syncfs', 'opendir', 'readdir', 'readdirplus', 'releasedir', 'removemapping',
+  'getxattr', 'listxattr', 'getlk', 'setlk', 'setlkw', 'access', 'fsyncdir',
 ] as const satisfies ReadonlyArray<keyof FuseFilesystem>;
 
 /** Ops that only ever change the filesystem. */
 export const MUTATING = [
   'setattr', 'symlink', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'rename2', 'link', 'create', 'write',
-  'fallocate',
+  'fallocate', 'setxattr', 'removexattr', 'copyFileRange',
 ] as const satisfies ReadonlyArray<keyof FuseFilesystem>;
 
 /** Ops that write depending on their arguments. */

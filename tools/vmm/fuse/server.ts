@@ -83,6 +83,16 @@ const PLAIN: { [O in PlainOpcode]: MethodOf<O> } = {
   [K.FUSE_SYNCFS]: 'syncfs',
   [K.FUSE_SETUPMAPPING]: 'setupmapping',
   [K.FUSE_REMOVEMAPPING]: 'removemapping',
+  [K.FUSE_SETXATTR]: 'setxattr',
+  [K.FUSE_GETXATTR]: 'getxattr',
+  [K.FUSE_LISTXATTR]: 'listxattr',
+  [K.FUSE_REMOVEXATTR]: 'removexattr',
+  [K.FUSE_FSYNCDIR]: 'fsyncdir',
+  [K.FUSE_GETLK]: 'getlk',
+  [K.FUSE_SETLK]: 'setlk',
+  [K.FUSE_SETLKW]: 'setlkw',
+  [K.FUSE_ACCESS]: 'access',
+  [K.FUSE_COPY_FILE_RANGE]: 'copyFileRange',
 };
 
 function hasNoReply(opcode: number): boolean {
