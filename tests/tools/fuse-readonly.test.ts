@@ -40,6 +40,9 @@ class Everything implements FuseFilesystem {
   open() { this.note('open'); return { fh: 1n, open_flags: 0, backing_id: 0 }; }
   write() { this.note('write'); return { size: 0 }; }
   fallocate() { this.note('fallocate'); return null; }
+  setxattr() { this.note('setxattr'); return null; }
+  removexattr() { this.note('removexattr'); return null; }
+  copyFileRange() { this.note('copyFileRange'); return { size: 0 }; }
   flush() { this.note('flush'); return null; }
   setupmapping() { this.note('setupmapping'); return null; }
   removemapping() { this.note('removemapping'); return null; }
@@ -71,6 +74,9 @@ t('every mutating op is EROFS and never reaches the inner filesystem', async () 
     (await c.call(K.FUSE_CREATE, 1n, { flags: O_RDWR, mode: 0o644, umask: 0, open_flags: 0, name })).errno,
     (await c.call(K.FUSE_WRITE, 2n, { fh: 1n, offset: 0n, write_flags: 0, lock_owner: 0n, flags: 0, data: new Uint8Array(9) })).errno,
     (await c.call(K.FUSE_FALLOCATE, 2n, { fh: 1n, offset: 0n, length: 4096n, mode: 0 })).errno,
+    (await c.call(K.FUSE_SETXATTR, 2n, { flags: 0, name: fuseName('user.a'), value: new Uint8Array(1) })).errno,
+    (await c.call(K.FUSE_REMOVEXATTR, 2n, { name: fuseName('user.a') })).errno,
+    (await c.call(K.FUSE_COPY_FILE_RANGE, 2n, { fh_in: 1n, off_in: 0n, nodeid_out: 2n, fh_out: 1n, off_out: 0n, len: 1n, flags: 0n })).errno,
   ];
   assert.is(errnos.length, MUTATING.length, 'each mutating op tried');
   assert.ok(errnos.every((e) => e === Errno.EROFS), String(errnos));
