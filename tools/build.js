@@ -13,6 +13,7 @@ const programs = [
 ];
 
 async function main() {
+  require('./native/build.js');
   const present = programs.filter((p) => fs.existsSync(path.join(root, p.entry)));
   if (present.length === 0) throw new Error('no program entry points found under tools/');
   for (const p of present) {
@@ -26,11 +27,11 @@ async function main() {
       format: 'cjs',
       sourcemap: true,
       banner: { js: '#!/usr/bin/env node' },
-      external: ['usocket'], // native addon: loaded from node_modules at run time
+      external: ['usocket'], // native addons: loaded at run time
       logLevel: 'warning',
     });
     fs.chmodSync(outfile, 0o755);
-    process.stdout.write(`built ${path.relative(root, outfile)} from ${p.entry}\n`);
+    process.stderr.write(`built ${path.relative(root, outfile)} from ${p.entry}\n`);
   }
 }
 
