@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { defaultTokenFile, newToken, readTokenFile, writeTokenFile } from '../common/token';
 import { DeviceInstance } from './instance';
+import { mountForKernel, type KernelShare } from './kernel-mount';
 import { parseVmmArgs, USAGE, UsageError, type VmmOptions } from './options';
 import { startFrontend, vhostUserBackend, vhostUserQueueLimit } from './backends';
 import { WireServer, type DeviceLink, type DeviceSession } from './wire-server';
@@ -82,6 +83,16 @@ async function main(argv: string[]): Promise<number> {
   if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
   else token = newToken();
 
+  let kernel: KernelShare | undefined;
+  if (opts.fuseMount) {
+    try {
+      kernel = mountForKernel(opts, log);
+    } catch (err) {
+      log((err as Error).message);
+      return 1;
+    }
+    log(`mounted the share on ${opts.fuseMount} (host kernel FUSE)`);
+  }
   const devices: Devices = { live: new Set(), closing: new Set() };
   const server = await WireServer.listen({ listen: opts.listen, token, createSession: sessionFor(opts, devices), log });
   const address = server.address();
@@ -97,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
       stopping = true;
       log(`${signal}: shutting down`);
       void (async () => {
+        await kernel?.stop();
         await server.close();
         await Promise.all([...devices.live].map((i) => i.close()));
         await Promise.all([...devices.closing]);

@@ -23,6 +23,8 @@ export interface VmmOptions {
   virtiofsd: string;
   virtiofsdArgs: string[];
   socketPath?: string;
+  /** Also serve the share to the host kernel's FUSE client at this directory. */
+  fuseMount?: string;
 }
 
 export const DEFAULTS = {
@@ -57,6 +59,8 @@ over TCP or a unix socket by a guest (npm run guest, npm start).
   --socket-path PATH          with vhost-user: attach to a daemon already listening there instead
   --token-file FILE           secret a guest must present; created (mode 0600) when absent
   --readonly                  refuse every write (EROFS)
+  --fuse-mount DIR            also mount the share on DIR through the host kernel's FUSE client
+                              (/dev/fuse; needs root), so any host tool can use the same server
   --help                      this text
 
 Sizes take K, M, G suffixes (powers of 1024).`;
@@ -96,6 +100,7 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
         'socket-path': { type: 'string' },
         'token-file': { type: 'string' },
         readonly: { type: 'boolean' },
+        'fuse-mount': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -105,6 +110,9 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   const v = parsed.values;
   if (v.help) return undefined;
   if (!v['shared-dir'] && !v['socket-path']) throw new UsageError('--shared-dir DIR is required');
+  if (v['fuse-mount'] !== undefined && (v.backend ?? DEFAULTS.backend) !== 'passthrough') {
+    throw new UsageError('--fuse-mount serves the passthrough: it does not go with --backend vhost-user');
+  }
 
   const queueSize = positiveInt('queue-size', v['queue-size'] ?? String(DEFAULTS.queueSize));
   if ((queueSize & (queueSize - 1)) !== 0 || queueSize > 32768) {
@@ -143,5 +151,6 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
     virtiofsd: v.virtiofsd ?? DEFAULTS.virtiofsd,
     virtiofsdArgs: v['virtiofsd-arg'] ?? [],
     socketPath: v['socket-path'],
+    fuseMount: v['fuse-mount'],
   };
 }

@@ -52,6 +52,12 @@ export class HandleTable {
     return h;
   }
 
+  /** An open file of inode i, if any (GETATTR of an unlinked open file). */
+  anyFileOf(i: Inode): FileFh | undefined {
+    for (const h of this.map.values()) if (h.kind === 'file' && h.inode === i) return h;
+    return undefined;
+  }
+
   get size(): number {
     return this.map.size;
   }

@@ -50,6 +50,14 @@ export class HostCalls {
     try { return fs.readlinkSync(path, { encoding: 'buffer' }); } finally { this.guard.done(dev, t0); }
   }
 
+  /** Any other host call: blocking while the filesystem is fast, the async
+   *  form in the thread pool once it was not. */
+  call<T>(dev: bigint, sync: () => T, async: () => Promise<T>): Promise<T> | T {
+    if (!this.guard.fast(dev)) return this.guard.runAsync(dev, async);
+    const t0 = this.guard.start();
+    try { return sync(); } finally { this.guard.done(dev, t0); }
+  }
+
   /** Closes an fd; never throws (there is nothing to do about a failed close). */
   close(dev: bigint, fd: number): Promise<void> | void {
     if (!this.guard.fast(dev)) return this.guard.runAsync(dev, () => closeAsync(fd)).catch(() => undefined);
