@@ -238,12 +238,16 @@ export class VirtioFsDriver {
   /** Why the driver stopped (device needs reset, transport lost, closed); undefined while alive. */
   get failure(): ErrnoError | undefined { return this.dead; }
 
+  /** Requests sent on the request queues (the caches' tests count them). */
+  requestsSent = 0;
+
   /**
    * Send `bytes` (a whole FUSE request) and resolve with the reply: the
    * `used.len` bytes the device wrote into a `replyCapacity`-byte buffer.
    * Rejects only with ErrnoError (EIO, ENOMEM, EINVAL).
    */
   request(bytes: Uint8Array, replyCapacity: number, opts?: RequestOptions): Promise<Uint8Array> {
+    this.requestsSent++;
     if (this.dead) return Promise.reject(this.dead);
     if (!(bytes instanceof Uint8Array) || bytes.length === 0 || bytes.length > U32_MAX) {
       return Promise.reject(new ErrnoError(Errno.EINVAL, 'virtio-fs: empty or oversized request'));
