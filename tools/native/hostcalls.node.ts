@@ -18,6 +18,8 @@ export interface HostCallsAddon {
   llistxattr(path: Buffer, size: number): Buffer | number;
   lsetxattr(path: Buffer, name: Buffer, value: Buffer, flags: number): void;
   lremovexattr(path: Buffer, name: Buffer): void;
+  /** The entries but "." and "..": records of u64 ino, u8 d_type, u16 name length, name. */
+  listdir(dirfd: number): Buffer;
   readonly UTIME_NOW: number;
   readonly UTIME_OMIT: number;
 }

@@ -240,7 +240,9 @@ export class FuseServer {
 
   private async init(ctx: FuseContext, body: InitIn): Promise<InitOut> {
     const wants = initVersionServed(body) ? await this.fs.init?.(ctx, body) : undefined;
-    const r = negotiateInit(body, { inodeDax: wants?.inodeDax === true, maxPages: this.maxPages });
+    const r = negotiateInit(body, {
+      inodeDax: wants?.inodeDax === true, readdirplus: wants?.readdirplus !== false, maxPages: this.maxPages,
+    });
     if (typeof r.out === 'number') throw new ErrnoError(r.out, `FUSE_INIT ${body.major}.${body.minor} refused`);
     this.initialized = r.initialized;
     return r.out;

@@ -47,9 +47,11 @@ export class SlowGuard<K> {
     return this.clock();
   }
 
-  /** End of a blocking call started at t0 (call it when the call threw too). */
-  done(k: K, t0: number): void {
-    const ms = this.clock() - t0;
+  /** End of a blocking call started at t0 (call it when the call threw too);
+   *  `calls`: it did that many syscalls' work (a listing's getdents batches),
+   *  judged by the time of one. */
+  done(k: K, t0: number, calls = 1): void {
+    const ms = (this.clock() - t0) / Math.max(1, calls);
     let s = this.store.get(k);
     if (ms <= this.slowMs) {
       if (s !== undefined) s.run = 0;
