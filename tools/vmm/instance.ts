@@ -104,9 +104,10 @@ export class DeviceInstance {
     }
   }
 
-  /** The RAM file a guest in another process opens; '' for a plain buffer. */
+  /** The RAM file a guest in another process opens, named as one of this
+   *  process's fds (the guest checks that it is ours); '' for a plain buffer. */
   get ramPath(): string {
-    return this.ram instanceof ShmFileBacking ? this.ram.path : '';
+    return this.ram instanceof ShmFileBacking ? `/proc/${process.pid}/fd/${this.ram.fd}` : '';
   }
 
   /** Stop serving and give everything back: queues, mappings, open files, the RAM file. */
