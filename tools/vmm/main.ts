@@ -27,6 +27,7 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
         sharedDir: opts.sharedDir, tag: opts.tag, cacheSize: opts.cacheSize, queueSize: opts.queueSize,
         numRequestQueues: opts.numRequestQueues, memory: opts.memory, daxPolicy: opts.daxPolicy,
         readonly: opts.readonly, logger: log, backend: frontend && vhostUserBackend(frontend),
+        caps: { maxHandles: opts.maxOpenFiles, maxInodes: opts.maxInodes, maxRequests: opts.maxRequests },
       }, { ram: 'shm', link });
     } catch (err) {
       await frontend?.close();
@@ -55,6 +56,24 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
   };
 }
 
+/** Descriptors a session may hold: its handles, the directory cache (256),
+ *  RAM, window mappings and sockets (a margin). */
+const FDS_PER_SESSION_BESIDES_HANDLES = 256 + 64;
+
+/** Say so when the caps let the guests together run the vmm out of fds. */
+function warnFdBudget(opts: VmmOptions): void {
+  let soft = Infinity;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (m && m[1] !== 'unlimited') soft = Number(m[1]);
+  } catch { return; }
+  const need = opts.maxGuests * (opts.maxOpenFiles + FDS_PER_SESSION_BESIDES_HANDLES) + 64;
+  if (need > soft) {
+    log(`warning: --max-guests ${opts.maxGuests} x (--max-open-files ${opts.maxOpenFiles} + ${FDS_PER_SESSION_BESIDES_HANDLES}) `
+      + `needs ${need} descriptors, RLIMIT_NOFILE is ${soft}: guests together may exhaust them (ulimit -n, or lower the caps)`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let opts: VmmOptions | undefined;
   try {
@@ -68,8 +87,10 @@ async function main(argv: string[]): Promise<number> {
     const st = fs.statSync(opts.sharedDir, { throwIfNoEntry: false });
     if (!st?.isDirectory()) { log(`--shared-dir ${opts.sharedDir}: not a directory`); return 2; }
   }
-  if (opts.backend === 'vhost-user') {
-    // The daemon bounds the request queues (virtiofsd offers one).
+  if (opts.backend === 'vhost-user' && !opts.socketPath) {
+    // The daemon bounds the request queues (virtiofsd offers one); a daemon
+    // of our own answers that. One someone else started serves a single
+    // session: its count comes from the guest's own session (sessionFor).
     const limit = await vhostUserQueueLimit(opts);
     if (opts.numRequestQueues > limit) {
       log(`--num-request-queues ${opts.numRequestQueues}: the daemon offers ${limit}`);
@@ -83,7 +104,11 @@ async function main(argv: string[]): Promise<number> {
   else token = newToken();
 
   const devices: Devices = { live: new Set(), closing: new Set() };
-  const server = await WireServer.listen({ listen: opts.listen, token, createSession: sessionFor(opts, devices), log });
+  warnFdBudget(opts);
+  const server = await WireServer.listen({
+    listen: opts.listen, token, createSession: sessionFor(opts, devices), log,
+    maxGuests: opts.maxGuests, maxQueuedBytes: opts.maxQueuedBytes,
+  });
   const address = server.address();
   const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
   if (!opts.tokenFile || !fs.existsSync(tokenFile)) { writeTokenFile(tokenFile, token); createdTokenFile = tokenFile; }
