@@ -100,8 +100,13 @@ async function main(argv: string[]): Promise<number> {
 
   let token: string;
   let createdTokenFile: string | undefined;
-  if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
-  else token = newToken();
+  try {
+    if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
+    else token = newToken();
+  } catch (err) {
+    if (err instanceof UsageError) { log(err.message); return 2; }
+    throw err;
+  }
 
   const devices: Devices = { live: new Set(), closing: new Set() };
   warnFdBudget(opts);
@@ -111,7 +116,16 @@ async function main(argv: string[]): Promise<number> {
   });
   const address = server.address();
   const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
-  if (!opts.tokenFile || !fs.existsSync(tokenFile)) { writeTokenFile(tokenFile, token); createdTokenFile = tokenFile; }
+  if (!opts.tokenFile || !fs.existsSync(tokenFile)) {
+    try {
+      writeTokenFile(tokenFile, token);
+    } catch (err) {
+      await server.close();
+      if (err instanceof UsageError) { log(err.message); return 2; }
+      throw err;
+    }
+    createdTokenFile = tokenFile;
+  }
   log(`access token in ${tokenFile}`);
   process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
 
