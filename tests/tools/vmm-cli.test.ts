@@ -12,7 +12,7 @@ const MAIN = path.join(ROOT, 'tools/vmm/main.ts');
 const env = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' };
 
 function vmm(args: string[]) {
-  return spawnSync(process.execPath, ['-r', 'ts-node/register', MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 30000 });
+  return spawnSync(process.execPath, ['-r', 'ts-node/register', MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
 }
 
 t('--help lists every option', () => {
@@ -44,7 +44,7 @@ t('Ctrl-C (SIGINT): exits 0, removes the token file it created', async () => {
     let err = '';
     child.stderr.on('data', (d) => { err += d; });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 30000);
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 120_000);
       child.stdout.on('data', (d) => { out += d; if (/listening on tcp:\/\/127\.0\.0\.1:\d+\n/.test(out)) { clearTimeout(timer); resolve(); } });
     });
     const tokenFile = /access token in (\S+)/.exec(err)?.[1];

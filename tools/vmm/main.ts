@@ -127,9 +127,10 @@ async function main(argv: string[]): Promise<number> {
     createdTokenFile = tokenFile;
   }
   log(`access token in ${tokenFile}`);
-  process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
 
-  return new Promise<number>((resolve) => {
+  // The handlers first, then the line: whoever reads it may signal at once
+  // (before them SIGINT's default action would kill the process).
+  const done = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -146,6 +147,8 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+  process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
+  return done;
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
