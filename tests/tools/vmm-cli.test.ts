@@ -19,9 +19,13 @@ t('--help lists every option', () => {
   const r = vmm(['--help']);
   assert.is(r.status, 0);
   for (const o of ['--shared-dir', '--tag', '--listen', '--cache-size', '--queue-size', '--num-request-queues', '--memory',
-    '--dax-policy', '--backend', '--virtiofsd', '--virtiofsd-arg', '--socket-path', '--token-file', '--readonly']) {
+    '--dax-policy', '--backend', '--virtiofsd', '--virtiofsd-arg', '--socket-path', '--token-file', '--readonly',
+    '--max-guests', '--max-open-files', '--max-inodes', '--max-requests', '--max-queued-bytes']) {
     assert.ok(r.stdout.includes(o), o);
   }
+  // The caps with their defaults.
+  for (const d of [/--max-guests N .*\(default 8\)/, /--max-open-files N .*\(default 1024\)/, /--max-inodes N .*\(default 65536\)/,
+    /--max-requests N .*\(default 256\)/, /--max-queued-bytes SIZE[\s\S]*\(default 1M, at least 64K\)/]) assert.match(r.stdout, d);
 });
 
 t('usage errors exit 2 with a reason', () => {
