@@ -61,6 +61,13 @@ export class ShmFileBacking implements MemoryBacking {
     }
   }
 
+  /** Take over an fd already opened and checked (the guest's verified RAM). */
+  static fromFd(file: string, fd: number): ShmFileBacking {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size <= 0 || !Number.isSafeInteger(st.size)) throw new Error(`shm file ${file}: not a sized regular file`);
+    return new ShmFileBacking(file, fd, st.size);
+  }
+
   get fd(): number {
     if (this._fd < 0) throw new Error(`shm file ${this.path}: closed`);
     return this._fd;

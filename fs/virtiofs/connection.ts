@@ -64,6 +64,9 @@ export interface FuseConnInfo {
 export interface ConnectionOptions {
   /** DAX chunk size; undefined: the default, or the shared manager's. */
   chunkSize?: number;
+  /** The session's request timeout (ms); undefined: the default, or the
+   *  connection's when it exists. */
+  requestTimeoutMs?: number;
   log: Log;
 }
 
@@ -125,6 +128,11 @@ export async function acquireConnection(device: FuseDevice, opts: ConnectionOpti
     throw new ErrnoError(Errno.EINVAL,
       `virtiofs: chunk-size ${opts.chunkSize}: the device's window manager uses ${conn.dax.chunkSize} (one manager per device)`);
   }
+  if (opts.requestTimeoutMs !== undefined && conn.session.requestTimeoutMs !== opts.requestTimeoutMs) {
+    if (conn.mounts === 0) await releaseIfUnused(conn);
+    throw new ErrnoError(Errno.EINVAL, `virtiofs: request-timeout ${opts.requestTimeoutMs / 1000}: the device's `
+      + `connection uses ${conn.session.requestTimeoutMs / 1000} (one FUSE connection per device)`);
+  }
   conn.mounts++;
   return conn;
 }
@@ -169,7 +177,7 @@ async function shutdown(conn: FuseConnection): Promise<void> {
 }
 
 async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
-  const session = new FuseSession(device, opts.log);
+  const session = new FuseSession(device, opts.log, { requestTimeoutMs: opts.requestTimeoutMs });
   const info = await init(session);
   const region = device.getDax();
   let dax: DaxManager | null = null;

@@ -142,7 +142,7 @@ t('virtiofsd killed mid-read: pending and later reads fail with EIO promptly; th
 t('--num-request-queues 2 is refused at start: virtiofsd offers one', async () => {
   let err: Error | undefined;
   try {
-    const v = await within(spawnVmm(vhostUser('--num-request-queues', '2')), 30_000, 'vmm start');
+    const v = await within(spawnVmm(vhostUser('--num-request-queues', '2')), 120_000, 'vmm start');
     vmms.push(v);
   } catch (e) { err = e as Error; }
   assert.ok(err, 'the vmm did not start');

@@ -19,6 +19,8 @@ export interface MountOptions {
   tag?: string;
   dax?: 'always' | 'never' | 'inode';
   chunkSize?: string;
+  /** Seconds: the mount option request-timeout. */
+  requestTimeout?: string;
   aggressive?: boolean;
   requestQueues?: number;
   timeoutMs?: number;
@@ -54,6 +56,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
     if (opts.dax) mountOpts.dax = opts.dax;
     if (opts.chunkSize) mountOpts['chunk-size'] = opts.chunkSize;
     if (opts.aggressive) mountOpts.aggressive = true;
+    if (opts.requestTimeout !== undefined) mountOpts['request-timeout'] = opts.requestTimeout;
     await vfs.mount(type, tag, '/', mountOpts);
     return {
       vfs, remote, device,

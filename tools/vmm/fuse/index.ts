@@ -9,6 +9,8 @@ export type {
   Awaitable, FsInit, FuseContext, FuseFilesystem, ReadSink, WriteArgs, WriteSource,
 } from './filesystem';
 export { readonlyFilesystem, MUTATING } from './readonly';
+export { DEFAULT_LIMITS, LimitedFilesystem } from './limits';
+export type { SessionLimits } from './limits';
 export { BufferReply, BufferRequest, ChainReply, ChainRequest } from './chain';
 export type { ReplyTarget, RequestSource } from './chain';
 export { FuseClient } from './client';

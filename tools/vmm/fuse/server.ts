@@ -19,6 +19,7 @@ import { decodeSource } from './decode';
 import { errnoOf } from './errno';
 import type { Awaitable, FuseContext, FuseFilesystem, WriteSource } from './filesystem';
 import { DEFAULT_MAX_PAGES, initVersionServed, negotiateInit } from './init';
+import { LimitedFilesystem, type SessionLimits } from './limits';
 import { ReplySink } from './sink';
 
 const HDR = K.FUSE_OUT_HEADER_SIZE;
@@ -33,6 +34,8 @@ export interface FuseServerOptions {
   logger?: FuseLogger;
   /** max_pages offered with FUSE_MAX_PAGES. */
   maxPages?: number;
+  /** Per-session caps on open handles and inodes held (limits.ts); none when absent. */
+  limits?: SessionLimits;
 }
 
 /** How a byte request came (the in-process client's, tests'). */
@@ -116,8 +119,14 @@ export class FuseServer {
   private initialized = false;
   protected readonly log: FuseLogger;
   private readonly maxPages: number;
+  /** The filesystem served: the given one, behind the caps when there are any. */
+  readonly fs: FuseFilesystem;
+  /** The caps' counters (undefined without limits). */
+  readonly limited: LimitedFilesystem | undefined;
 
-  constructor(readonly fs: FuseFilesystem, opts: FuseServerOptions = {}) {
+  constructor(fs: FuseFilesystem, opts: FuseServerOptions = {}) {
+    this.limited = opts.limits ? new LimitedFilesystem(fs, opts.limits) : undefined;
+    this.fs = this.limited?.fs ?? fs;
     this.log = opts.logger ?? { warn: (m) => consoleLog(`fuse: ${m}`) };
     this.maxPages = Math.min(Math.max(1, opts.maxPages ?? DEFAULT_MAX_PAGES), 0xffff);
   }
