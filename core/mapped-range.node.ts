@@ -97,18 +97,29 @@ export class MappedFileRange implements FileRange {
 }
 
 /**
- * The FileRange a window mapping of [foffset, foffset + len) of fd should
- * use: mapped when the addon is built and the file's filesystem can mmap,
- * positioned I/O (HostFileRange) otherwise. `owned`: close the fd on release.
+ * The FileRange a window mapping of [foffset, foffset + len) should use:
+ * mapped when the addon is built and the file's filesystem can mmap,
+ * positioned I/O (HostFileRange) otherwise. `source`: an fd (`owned`: close
+ * it on release), or a host path (e.g. /proc/<pid>/fd/<n> from a MAP frame)
+ * opened here, read-write for a writable range, and always owned.
  */
-export function openFileRange(fd: number, foffset: number, len: number, writable: boolean, owned: boolean): MappedFileRange | HostFileRange {
-  if (mmapAddon) {
-    try {
-      return new MappedFileRange(fd, foffset, len, writable, owned);
-    } catch (e) {
-      // A filesystem that cannot mmap (ENODEV): positioned I/O still works.
-      if ((e as { code?: string }).code !== 'ENODEV') throw e;
+export function openFileRange(source: number | string, foffset: number, len: number, writable: boolean,
+  owned = typeof source === 'string'): MappedFileRange | HostFileRange {
+  const byPath = typeof source === 'string';
+  const fd = byPath ? fs.openSync(source, writable ? 'r+' : 'r') : source;
+  const own = byPath || owned;
+  try {
+    if (mmapAddon) {
+      try {
+        return new MappedFileRange(fd, foffset, len, writable, own);
+      } catch (e) {
+        // A filesystem that cannot mmap (ENODEV): positioned I/O still works.
+        if ((e as { code?: string }).code !== 'ENODEV') throw e;
+      }
     }
+    return new HostFileRange(fd, own);
+  } catch (e) {
+    if (byPath) fs.closeSync(fd);
+    throw e;
   }
-  return new HostFileRange(fd, owned);
 }

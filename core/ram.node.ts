@@ -60,7 +60,8 @@ export function createRam(size: number, opts: CreateRamOptions = {}): RamFile {
 
 /**
  * Guest RAM another process made: a path (e.g. /proc/<pid>/fd/<n>, opened
- * here) or an fd (adopted: closed by close()). Mapped when the fd actually
+ * here) or an fd (adopted: closed by close(); still the caller's if this
+ * throws). Mapped when the fd actually
  * opened is sealed against shrinking and the addon is built; else
  * positioned I/O. `size`, when given, must be the file's size.
  */

@@ -108,6 +108,12 @@ t('a window range maps the page-aligned span covering it, and serves only the ra
     const chosen = openFileRange(fs.openSync(file, 'r'), 0, PAGE, false, true);
     assert.instance(chosen, MappedFileRange);
     chosen.release!();
+    const byPath = openFileRange(file, PAGE, PAGE, true); // opened r+, owned
+    assert.instance(byPath, MappedFileRange);
+    byPath.write(PAGE, Uint8Array.of(9));
+    assert.is(fs.readFileSync(file)[PAGE], 9);
+    byPath.release!();
+    assert.throws(() => fs.fstatSync((byPath as MappedFileRange).fd), /EBADF/);
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
 

@@ -26,6 +26,13 @@ t('the addon is off, and every choice falls back to positioned I/O', () => {
     const r = openFileRange(fs.openSync(ram.path, 'r'), 0, 4096, false, true);
     assert.instance(r, HostFileRange);
     r.release!();
+    const byPath = openFileRange(ram.path, 0, 4096, true);
+    assert.instance(byPath, HostFileRange);
+    byPath.write(3, Uint8Array.of(5));
+    const d = new Uint8Array(1);
+    ram.read(3, d);
+    assert.is(d[0], 5);
+    byPath.release!();
   } finally { ram.close(); ram.unlink(); }
 });
 
