@@ -1,5 +1,6 @@
 // A guest in its own process reaching a device model over the wire: connect
-// and authenticate, map the guest RAM the device owns (a /dev/shm file), keep
+// and authenticate, map the guest RAM the device owns (a sealed memfd is
+// mapped into this process; any other file is reached by positioned I/O), keep
 // a window region that mirrors the device's DAX mappings (MAP/UNMAP frames:
 // each names a host path this process opens itself), then probe the
 // virtio-fs device. Everything after this is the same code as in one process.
@@ -7,10 +8,11 @@
 // its own fds of the expected kind (peer-file.node.ts); anything else closes
 // the connection with EPROTO before a byte is read or written.
 
+import * as fs from 'node:fs';
 import { Allocator } from '../../core/allocator';
-import { HostFileRange } from '../../core/host-file.node';
+import { openFileRange } from '../../core/mapped-range.node';
 import { GuestMemory } from '../../core/memory';
-import { ShmFileBacking } from '../../core/shm-file.node';
+import { openRam, type RamFile } from '../../core/ram.node';
 import { WindowBacking } from '../../core/window';
 import { Errno, ErrnoError } from '../../core/errno';
 import { MAP_WRITE } from '../wire/frames';
@@ -37,12 +39,18 @@ export interface ConnectVirtioFsOptions extends VirtioFsDriverOptions {
 /** Connect to `address` (tcp:HOST:PORT or unix:PATH) and bring the device up. */
 export async function connectVirtioFs(address: string, options: ConnectVirtioFsOptions = {}): Promise<RemoteVirtioFs> {
   const transport = await connectWire(address, options.token, { timeoutMs: options.timeoutMs, peerUid: options.peerUid });
-  let ram: ShmFileBacking | undefined;
+  let ram: RamFile | undefined;
   let window: WindowBacking | undefined;
   try {
     const { ram: r, window: w } = transport.welcome;
     const ramFd = openPeerFile(transport.peer, r.path, { what: 'guest RAM', kind: 'file', writable: true, size: r.size });
-    ram = ShmFileBacking.fromFd(r.path, ramFd);
+    try {
+      // Mapped when the device sealed it against shrinking, else positioned I/O.
+      ram = openRam(ramFd, r.size);
+    } catch (e) {
+      fs.closeSync(ramFd);
+      throw e;
+    }
     const memory = new GuestMemory();
     memory.addRegion('ram', r.base, ram);
     if (w) {
@@ -58,7 +66,9 @@ export async function connectVirtioFs(address: string, options: ConnectVirtioFsO
           transport.abort(Errno.EPROTO, (e as Error).message);
           throw e;
         }
-        const file = new HostFileRange(fd, true);
+        // Mapped into this process when the addon is built (loads and stores,
+        // as a guest's through the BAR), else positioned I/O; owns fd.
+        const file = openFileRange(fd, m.foffset, m.len, writable, true);
         try {
           win.map(m.moffset, m.len, file, m.foffset, writable);
         } catch (e) {
