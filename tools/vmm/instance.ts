@@ -5,7 +5,7 @@
 // embedding kernel make one and reach it in-process.
 
 import { BufferBacking, GuestMemory, type MemoryBacking } from '../../core/memory';
-import { ShmFileBacking } from '../../core/shm-file.node';
+import { createRam, isRamFile } from '../../core/ram.node';
 import { WindowBacking } from '../../core/window';
 import { DEFAULT_MAX_IN_FLIGHT, FuseQueueBackend } from './fuse-queues';
 import { DEFAULT_LIMITS, FuseServer, readonlyFilesystem, type FuseFilesystem, type SessionLimits } from './fuse';
@@ -94,7 +94,7 @@ export class DeviceInstance {
       window: this.window ? { base: WINDOW_BASE, len: this.window.size } : undefined,
       // The guest has the RAM file open by DRIVER_OK (its rings are in it):
       // drop the name then, so a killed process leaves nothing in /dev/shm.
-      onDriverOk: () => { if (ram instanceof ShmFileBacking) ram.unlink(); },
+      onDriverOk: () => { if (isRamFile(ram)) ram.unlink(); },
       backend: (sink) => {
         this.backend = build ? build(sink, ram) : new FuseQueueBackend(this.memory, server!, sink, { logger: log, maxInFlight: caps.maxRequests });
         return this.backend;
@@ -103,13 +103,14 @@ export class DeviceInstance {
     });
   }
 
-  /** A device whose RAM is a fresh /dev/shm file (or a buffer). */
+  /** A device whose RAM is a fresh shared file — a sealed memfd mapped into
+   *  this process when the addon is built, else a /dev/shm file — or a buffer. */
   static create(config: DeviceConfig, options: InstanceOptions): DeviceInstance {
-    const ram = options.ram === 'shm' ? ShmFileBacking.create(config.memory) : new BufferBacking(config.memory);
+    const ram = options.ram === 'shm' ? createRam(config.memory) : new BufferBacking(config.memory);
     try {
       return new DeviceInstance(config, ram, options);
     } catch (err) {
-      if (ram instanceof ShmFileBacking) { ram.close(); ram.unlink(); }
+      if (isRamFile(ram)) { ram.close(); ram.unlink(); }
       throw err;
     }
   }
@@ -117,7 +118,7 @@ export class DeviceInstance {
   /** The RAM file a guest in another process opens, named as one of this
    *  process's fds (the guest checks that it is ours); '' for a plain buffer. */
   get ramPath(): string {
-    return this.ram instanceof ShmFileBacking ? `/proc/${process.pid}/fd/${this.ram.fd}` : '';
+    return isRamFile(this.ram) ? `/proc/${process.pid}/fd/${this.ram.fd}` : '';
   }
 
   /** The backend answering the queues (built when the driver first sets them up). */
@@ -135,7 +136,7 @@ export class DeviceInstance {
       this.mapper?.clear();
       await this.server?.close();
     } finally {
-      if (this.ram instanceof ShmFileBacking) {
+      if (isRamFile(this.ram)) {
         this.ram.close();
         this.ram.unlink();
       }
