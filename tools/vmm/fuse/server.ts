@@ -20,6 +20,7 @@ import { errnoOf } from './errno';
 import type { Awaitable, FuseContext, FuseFilesystem, WriteSource } from './filesystem';
 import { DEFAULT_MAX_PAGES, initVersionServed, negotiateInit } from './init';
 import { LimitedFilesystem, type SessionLimits } from './limits';
+import { BouncePool } from './bounce-pool';
 import { ReplySink } from './sink';
 
 const HDR = K.FUSE_OUT_HEADER_SIZE;
@@ -119,6 +120,8 @@ export class FuseServer {
   private initialized = false;
   protected readonly log: FuseLogger;
   private readonly maxPages: number;
+  /** READ replies that cannot be filled in place reuse these. */
+  private readonly bounces = new BouncePool();
   /** The filesystem served: the given one, behind the caps when there are any. */
   readonly fs: FuseFilesystem;
   /** The caps' counters (undefined without limits). */
@@ -260,11 +263,15 @@ export class FuseServer {
   private async read(ctx: FuseContext, body: ReadIn, reply: ReplyTarget): Promise<number | null> {
     const op = this.fs.read ?? notImplemented(K.FUSE_READ);
     const size = clampSize(body.size, reply.capacity);
-    const sink = new ReplySink(reply, size);
-    await op.call(this.fs, ctx, { ...body, size }, sink);
-    const n = sink.finish(ctx.unique);
-    if (n === null) this.log.warn(`reply of ${HDR} bytes exceeds the ${reply.capacity}-byte buffer`);
-    return n;
+    const sink = new ReplySink(reply, size, this.bounces);
+    try {
+      await op.call(this.fs, ctx, { ...body, size }, sink);
+      const n = sink.finish(ctx.unique);
+      if (n === null) this.log.warn(`reply of ${HDR} bytes exceeds the ${reply.capacity}-byte buffer`);
+      return n;
+    } finally {
+      sink.dispose();
+    }
   }
 
   private async readdir(req: Request<typeof K.FUSE_READDIR> | Request<typeof K.FUSE_READDIRPLUS>,
