@@ -151,6 +151,13 @@ class TcpWireTransport implements WireTransport {
     this.post(encodeNotify(queue));
   }
 
+  /** The device model is another process. */
+  readonly concurrent = true;
+
+  flush(): void {
+    if (this.corked) this.uncork();
+  }
+
   onInterrupt(handler: (status?: number) => void): void {
     this.interruptHandlers.push(handler);
   }

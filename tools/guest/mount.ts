@@ -23,6 +23,8 @@ export interface MountOptions {
   requestTimeout?: string;
   aggressive?: boolean;
   requestQueues?: number;
+  /** Busy-poll bound after a notify, microseconds (0: off; default the driver's). */
+  busyPollUs?: number;
   timeoutMs?: number;
 }
 
@@ -45,6 +47,7 @@ export function resolveToken(opts: Pick<MountOptions, 'connect' | 'token' | 'tok
 export async function mountShare(opts: MountOptions): Promise<GuestMount> {
   const remote = await connectVirtioFs(opts.connect, {
     token: resolveToken(opts), timeoutMs: opts.timeoutMs, requestQueues: opts.requestQueues,
+    busyPollUs: opts.busyPollUs,
   });
   try {
     const device = fuseDeviceOf(remote.driver, remote.memory);
