@@ -6,8 +6,7 @@ import {
   VIRTQ_USED_F_NO_NOTIFY, availEventOffset, availRingSize, descTableSize, gather, scatter, usedEventOffset, usedRingSize, virtqLayout,
   vringNeedEvent,
 } from '../../drivers/virtqueue';
-import { RecordingAlloc } from './mock-queue';
-import { AVAIL, BUF, DESC, RAM, TABLES, USED, cfg, kindOf, ram } from './mock-queue';
+import { AVAIL, BUF, DESC, RAM, RecordingAlloc, TABLES, USED, cfg, kindOf, ram } from './mock-queue';
 
 const t = suite('virtqueue');
 
