@@ -107,6 +107,9 @@ export class InodeCache {
     /** Unused inodes kept (the `inode-cache` mount option); 0: forget at once. */
     readonly size: number,
     private readonly log: Log,
+    /** dax=inode: an inode whose FUSE_ATTR_DAX changed is forgotten once
+     *  unused, whatever `size` (per-file DAX for virtio-fs, Jeffle Xu, 2021). */
+    private readonly dropOnDaxChange = false,
   ) {}
 
   /** The root (nodeid 1) from its GETATTR, held with no lookup: it is never
@@ -189,7 +192,8 @@ export class InodeCache {
     this.timer ??= setTimeout(() => this.flush(), 0);
   }
 
-  /** Settles the drops so far: unused inodes join the LRU, and past `size`
+  /** Settles the drops so far: unused inodes join the LRU (one whose DAX
+   *  hint changed, with dax=inode, is forgotten instead), and past `size`
    *  the oldest are forgotten. */
   flush(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -200,6 +204,14 @@ export class InodeCache {
       if (!this.closed && mount.vnodes.has(ip.nodeid)) continue; // revived
       if (this.inodes.get(ip.nodeid) !== ip) continue;
       this.idle.delete(ip.nodeid);
+      if (this.dropOnDaxChange && ip.daxHintChanged) {
+        // Not cached: the next open looks the node up again and takes the new hint.
+        this.inodes.delete(ip.nodeid);
+        const n = ip.nlookup;
+        ip.nlookup = 0;
+        this.forgetNow(ip.nodeid, n);
+        continue;
+      }
       this.idle.set(ip.nodeid, ip); // newest last
     }
     while (this.idle.size > this.size) {
