@@ -20,6 +20,8 @@ export interface MountOptions {
   dax?: 'always' | 'never' | 'inode';
   chunkSize?: string;
   aggressive?: boolean;
+  /** More virtiofs mount options (dax-placement, dax-adaptive, inode-cache...). */
+  options?: Record<string, string | boolean>;
   requestQueues?: number;
   timeoutMs?: number;
 }
@@ -54,6 +56,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
     if (opts.dax) mountOpts.dax = opts.dax;
     if (opts.chunkSize) mountOpts['chunk-size'] = opts.chunkSize;
     if (opts.aggressive) mountOpts.aggressive = true;
+    Object.assign(mountOpts, opts.options);
     await vfs.mount(type, tag, '/', mountOpts);
     return {
       vfs, remote, device,
