@@ -46,6 +46,19 @@ function used(dir: string): number {
   return (s.blocks - s.bfree) * s.bsize;
 }
 
+/** The access modes ('r' or 'rw') of this process's (the guest's) descriptors of host file f. */
+function guestOpens(f: string): string[] {
+  const modes: string[] = [];
+  for (const n of fs.readdirSync('/proc/self/fd')) {
+    let target = '';
+    try { target = fs.readlinkSync(`/proc/self/fd/${n}`); } catch { continue; }
+    if (target !== f) continue;
+    const flags = parseInt(/^flags:\s+([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))![1]!, 8);
+    modes.push((flags & 3) === 2 ? 'rw' : (flags & 3) === 0 ? 'r' : 'w');
+  }
+  return modes.sort();
+}
+
 const t = suite('DAX writes across two processes');
 
 for (const placement of ['lifo', 'lru']) {
@@ -61,7 +74,9 @@ for (const placement of ['lifo', 'lru']) {
       const fd = await vfs.open('/f', O_RDWR);
       assert.is((await vfs.pread(fd, 4, MiB + 10))[0], 0x61); // maps chunk 1 read-only
       assert.is(m.stats.setupMappingSent, 1);
+      assert.equal(guestOpens(fs.realpathSync(host)), ['r'], 'a read mapping: the guest opens the file read-only');
       assert.is(await vfs.pwrite(fd, Buffer.from('hello'), MiB + 10), 5);
+      assert.equal(guestOpens(fs.realpathSync(host)), ['rw'], 'upgraded: re-opened read-write, the read-only one closed');
       assert.is(m.stats.upgrades, 1, 'the read mapping upgraded');
       assert.is(m.stats.setupMappingSent, 2, 'one SETUPMAPPING for it');
       assert.is(m.stats.chunksMapped, 1, 'no second chunk');

@@ -170,6 +170,30 @@ for (const [from, to] of [[true, false], [false, true]] as const) {
   });
 }
 
+t('dax=inode: an inode kept unused in the inode cache, its hint changed: the open that sees it keeps the old state; dropped at that open\'s last close', async () => {
+  const { dev, vfs } = await mounted({}, { dax: 'inode' }, (d) => d.file(1n, 'f', content(1, 5000), true));
+  const nodeid = dev.nodes.get(1n)!.children!.get('f')!;
+  let fd = await vfs.open('/f');
+  await vfs.pread(fd, 10, 0);
+  await vfs.close(fd);
+  await settle();
+  assert.is(dev.forgets.length, 0, 'kept in the inode cache');
+  dev.nodes.get(nodeid)!.dax = false;
+  fd = await vfs.open('/f'); // LOOKUP revives the cached inode: the hint changed, it is marked
+  const reads = dev.count(K.FUSE_READ);
+  assert.ok(same(await vfs.pread(fd, 100, 200), content(1, 5000).subarray(200, 300)));
+  assert.is(dev.count(K.FUSE_READ), reads, 'still DAX while this open lasts');
+  await vfs.close(fd);
+  await settle();
+  assert.equal(dev.forgets.map((f) => f.nodeid), [nodeid], 'not cached again');
+  fd = await vfs.open('/f');
+  const maps = dev.count(K.FUSE_SETUPMAPPING);
+  assert.ok(same(await vfs.pread(fd, 100, 4000), content(1, 5000).subarray(4000, 4100)));
+  assert.is(dev.count(K.FUSE_READ), reads + 1, 'FUSE_READ now');
+  assert.is(dev.count(K.FUSE_SETUPMAPPING), maps);
+  await vfs.close(fd);
+});
+
 t('dax=always and dax=never ignore the per-inode flag (and a changed one keeps the inode cached)', async () => {
   const { dev, vfs } = await mounted({}, { dax: 'always' }, (d) => d.file(1n, 'f', content(1, 5000), false));
   const nodeid = dev.nodes.get(1n)!.children!.get('f')!;
