@@ -74,6 +74,19 @@ t('the matrix: 16 rows x 3 paths, table with ratios, and the plot', async () => 
   }
 });
 
+t('the window matrix: 8 rows, lifo/lru x adaptive on/off, a window a quarter of the file; the rule counted', async () => {
+  const { code, out, err } = await bench(['--matrix', 'window', '--size', '8M', '--chunk-size', '256k', '--runtime', '0.1', '--json']);
+  assert.is(code, 0, err);
+  const r = JSON.parse(out) as BenchReport;
+  const names = ['randread', 'randwrite'].flatMap((rw) => ['lifo', 'lru'].flatMap((p) => ['adaptive', 'always-map'].map((a) => `${rw}-${p}-${a}`)));
+  assert.equal(r.matrix!.map((l) => l.name), names);
+  for (const l of r.matrix!) {
+    assert.ok(l.dax && l.fuse && l.host && l.dax.ios > 0 && l.fuse.ios > 0 && l.host.ios > 0, `${l.name}: three paths ran`);
+    assert.ok(l.dax.dax!.evictions > 0, `${l.name}: the file is larger than the window`);
+    if (l.name.endsWith('always-map')) assert.is(l.dax.dax!.adaptiveMisses, 0, `${l.name}: every miss mapped`);
+  }
+});
+
 t('usage errors exit 2 with the reason', async () => {
   const { code, err } = await bench(['--rw', 'trim']);
   assert.is(code, 2);

@@ -76,9 +76,7 @@ export function windowFor(sets: readonly FileSet[], requested?: string, matrix?:
   return String(Math.max(parseSize('1G'), total + chunk));
 }
 
-export async function openTarget(args: BenchArgs, given: readonly FileSet[]): Promise<Target> {
-  // The window matrix runs one job per row: one file of the set is enough.
-  const sets = args.matrix === 'window' ? given.map((s) => ({ ...s, count: 1 })) : given;
+export async function openTarget(args: BenchArgs, sets: readonly FileSet[]): Promise<Target> {
   if (args.connect) {
     const directory = path.resolve(args.directory!);
     ensureFiles(directory, sets);
