@@ -63,7 +63,8 @@ t('the matrix: 16 rows x 3 paths, table with ratios, and the plot', async () => 
   try {
     const { code, out, err } = await bench(['--matrix', 'seed002', '--size', '1M', '--runtime', '0.05', '--plot', plot]);
     assert.is(code, 0, err);
-    assert.match(out, /DAX\/FUSE_READ/);
+    assert.match(out, /DAX\/FUSE/);
+    assert.match(out, /^seqwrite-psync +FUSE_WRITE /m, 'a write job sends FUSE_WRITE');
     for (const row of ['seqread-psync', 'seqread-libaio-multi', 'randread-psync-multi', 'randread-libaio', 'seqwrite-psync',
       'randwrite-libaio-multi']) assert.match(out, new RegExp(`^${row} `, 'm'));
     const svg = fs.readFileSync(plot, 'utf8');
@@ -75,7 +76,7 @@ t('the matrix: 16 rows x 3 paths, table with ratios, and the plot', async () => 
 });
 
 t('the window matrix: 8 rows, lifo/lru x adaptive on/off, a window a quarter of the file; the rule counted', async () => {
-  const { code, out, err } = await bench(['--matrix', 'window', '--size', '8M', '--chunk-size', '256k', '--runtime', '0.1', '--json']);
+  const { code, out, err } = await bench(['--matrix', 'window', '--size', '8M', '--chunk-size', '256k', '--io_size', '1M', '--json']);
   assert.is(code, 0, err);
   const r = JSON.parse(out) as BenchReport;
   const names = ['randread', 'randwrite'].flatMap((rw) => ['lifo', 'lru'].flatMap((p) => ['adaptive', 'always-map'].map((a) => `${rw}-${p}-${a}`)));

@@ -190,12 +190,12 @@ t('SVG: well-formed, one bar per row and path, axis, legend, escaped text', () =
   wellFormed(svg);
   const bars = [...svg.matchAll(/<rect class="bar" data-series="([^"]+)"[^>]*height="([\d.]+)"/g)];
   assert.is(bars.length, 48);
-  for (const s of ['DAX', 'FUSE_READ', 'host']) assert.is(bars.filter((b) => b[1] === s).length, 16, s);
+  for (const s of ['DAX', 'FUSE_READ/FUSE_WRITE', 'host']) assert.is(bars.filter((b) => b[1] === s).length, 16, s);
   const h = (i: number) => Number(bars[i]![2]);
   assert.ok(h(0) > h(1) && h(2) > h(0), 'taller bar for more MiB/s (host > DAX > FUSE_READ)');
   assert.match(svg, /class="y-axis"/);
   assert.match(svg, /MiB\/s \(log scale\)/);
-  assert.match(svg, /class="legend"[\s\S]*DAX[\s\S]*FUSE_READ[\s\S]*host/);
+  assert.match(svg, /class="legend"[\s\S]*DAX[\s\S]*FUSE_READ\/FUSE_WRITE[\s\S]*host/);
   assert.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/);
   assert.match(svg, /DAX\/FUSE 44\.4x/);
 });

@@ -12,7 +12,15 @@ import type { JobSpec } from './options';
 
 export type PathKind = 'dax' | 'fuse' | 'host';
 
-export const PATH_LABEL: Record<PathKind, string> = { dax: 'DAX', fuse: 'FUSE_READ', host: 'host' };
+/** The legend's names (the plot and the matrix cover reads and writes). */
+export const PATH_LABEL: Record<PathKind, string> = { dax: 'DAX', fuse: 'FUSE_READ/FUSE_WRITE', host: 'host' };
+
+/** A job's path by the requests it sends: FUSE_READ, FUSE_WRITE or both. */
+export function pathLabel(path: PathKind, rw: JobSpec['rw']): string {
+  if (path !== 'fuse') return PATH_LABEL[path];
+  const w = writesOf(rw);
+  return w === 'none' ? 'FUSE_READ' : w === 'all' ? 'FUSE_WRITE' : 'FUSE_READ+WRITE';
+}
 
 export interface DaxJobStats {
   hits: number;
