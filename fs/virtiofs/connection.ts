@@ -12,7 +12,7 @@ import { DaxManager, PAGE_SHIFT, type PlacementName } from './dax';
 import { SessionDaxPort } from './dax-port';
 import type { FuseDevice } from './device';
 import {
-  FUSE_ASYNC_READ, FUSE_BIG_WRITES, FUSE_FLOCK_LOCKS, FUSE_POSIX_LOCKS, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
+  FUSE_ASYNC_READ, FUSE_BIG_WRITES, FUSE_FLOCK_LOCKS, FUSE_POSIX_LOCKS, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_READDIRPLUS_AUTO, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
   FUSE_KERNEL_VERSION, FUSE_MAP_ALIGNMENT, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, InitOut,
 } from '../fuse';
 import { LookupBook } from './inode-cache';
@@ -34,7 +34,7 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
  *  write goes to the server when it is made. FUSE_HAS_INODE_DAX is asked
  *  only for a dax=inode mount (INODE_DAX_FLAG), as the per-file DAX series
  *  settled (per-file DAX for virtio-fs, Jeffle Xu, 2021, v4). */
-export const INIT_FLAGS = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS
+export const INIT_FLAGS = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS
   | FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT | FUSE_BIG_WRITES | FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
 export const INODE_DAX_FLAG = FUSE_HAS_INODE_DAX;
 
@@ -55,6 +55,8 @@ export interface FuseConnInfo {
   /** The server's map_alignment field as sent (undefined without FUSE_MAP_ALIGNMENT). */
   readonly announcedMapAlignment: number | undefined;
   readonly readdirplus: boolean;
+  /** FUSE_READDIRPLUS_AUTO granted too: READDIRPLUS only where it pays. */
+  readonly readdirplusAuto: boolean;
   /** Largest FUSE_WRITE: the server's max_write (at least a page, Linux). */
   readonly maxWrite: number;
   /** FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS granted: the server holds the locks. */
@@ -72,6 +74,9 @@ export interface ConnectionOptions {
   placement?: PlacementName;
   /** The mount is dax=inode: INIT asks FUSE_HAS_INODE_DAX. */
   inodeDax?: boolean;
+  /** The session's request timeout (ms); undefined: the default, or the
+   *  connection's when it exists. */
+  requestTimeoutMs?: number;
   log: Log;
 }
 
@@ -143,6 +148,11 @@ export async function acquireConnection(device: FuseDevice, opts: ConnectionOpti
     if (conn.mounts === 0) await releaseIfUnused(conn);
     throw new ErrnoError(Errno.EINVAL, `virtiofs: ${refused}`);
   }
+  if (opts.requestTimeoutMs !== undefined && conn.session.requestTimeoutMs !== opts.requestTimeoutMs) {
+    if (conn.mounts === 0) await releaseIfUnused(conn);
+    throw new ErrnoError(Errno.EINVAL, `virtiofs: request-timeout ${opts.requestTimeoutMs / 1000}: the device's `
+      + `connection uses ${conn.session.requestTimeoutMs / 1000} (one FUSE connection per device)`);
+  }
   conn.mounts++;
   return conn;
 }
@@ -187,7 +197,7 @@ async function shutdown(conn: FuseConnection): Promise<void> {
 }
 
 async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
-  const session = new FuseSession(device, opts.log);
+  const session = new FuseSession(device, opts.log, { requestTimeoutMs: opts.requestTimeoutMs });
   const inodeDax = opts.inodeDax ?? false;
   const info = await init(session, inodeDax);
   const region = device.getDax();
@@ -237,6 +247,7 @@ async function init(session: FuseSession, inodeDax: boolean): Promise<FuseConnIn
     mapAlignment: announced ? announced : PAGE_SHIFT,
     announcedMapAlignment: announced,
     readdirplus: (flags & FUSE_DO_READDIRPLUS) !== 0n,
+    readdirplusAuto: (flags & FUSE_DO_READDIRPLUS) !== 0n && (flags & FUSE_READDIRPLUS_AUTO) !== 0n,
     maxWrite: Math.max(PAGE_SIZE, out.max_write),
     posixLocks: (flags & FUSE_POSIX_LOCKS) !== 0n,
     flockLocks: (flags & FUSE_FLOCK_LOCKS) !== 0n,

@@ -135,7 +135,8 @@ export class VirtiofsFileSystemType implements FileSystemType {
   async mountDevice(device: FuseDevice, options: MountOptions): Promise<VirtiofsMount> {
     const opts = parseOptions(options);
     const conn = await acquireConnection(device, {
-      chunkSize: opts.chunkSize, placement: opts.placement, inodeDax: opts.dax === 'inode', log: this.log,
+      chunkSize: opts.chunkSize, placement: opts.placement, inodeDax: opts.dax === 'inode', requestTimeoutMs: opts.requestTimeoutMs,
+      log: this.log,
     });
     if (opts.dax === 'always' && !conn.dax) {
       await releaseConnection(conn);

@@ -16,6 +16,8 @@ export interface GuestArgs {
   placement?: 'lifo' | 'lru';
   /** dax-adaptive (default on). */
   adaptive: boolean;
+  /** Seconds (mount option request-timeout); undefined: the default. */
+  requestTimeout?: string;
   aggressive: boolean;
   json: boolean;
   /** The command and its words; empty for --help. */
@@ -39,6 +41,7 @@ options:
   --dax-placement P     lifo (OSv's chunk stack, default) or lru (Linux's range pool)
   --no-dax-adaptive     map every DAX miss (default: under heavy eviction misses go to FUSE_READ/WRITE)
   --aggressive          on a DAX miss map the rest of the file (OSv's prefetch)
+  --request-timeout S   seconds before FUSE_INTERRUPT; as long again aborts the connection (default 30; 0 none)
   --json                print the same data as JSON (one document per command)
   -h, --help            this text
 
@@ -113,6 +116,12 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
         break;
       }
       case '--no-dax-adaptive': out.adaptive = false; break;
+      case '--request-timeout': {
+        const v = value(name, inline);
+        if (!/^\d+$/.test(v)) throw new UsageError(`--request-timeout: whole seconds (0: none), not "${v}"`);
+        out.requestTimeout = v;
+        break;
+      }
       case '--aggressive': out.aggressive = true; break;
       case '--json': out.json = true; break;
       case '-h': case '--help': out.command = 'help'; return out;

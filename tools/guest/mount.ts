@@ -19,6 +19,8 @@ export interface MountOptions {
   tag?: string;
   dax?: 'always' | 'never' | 'inode';
   chunkSize?: string;
+  /** Seconds: the mount option request-timeout. */
+  requestTimeout?: string;
   aggressive?: boolean;
   /** More virtiofs mount options (dax-placement, dax-adaptive, inode-cache...). */
   options?: Record<string, string | boolean>;
@@ -56,6 +58,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
     if (opts.dax) mountOpts.dax = opts.dax;
     if (opts.chunkSize) mountOpts['chunk-size'] = opts.chunkSize;
     if (opts.aggressive) mountOpts.aggressive = true;
+    if (opts.requestTimeout !== undefined) mountOpts['request-timeout'] = opts.requestTimeout;
     Object.assign(mountOpts, opts.options);
     await vfs.mount(type, tag, '/', mountOpts);
     return {

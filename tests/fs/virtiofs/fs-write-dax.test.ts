@@ -194,6 +194,25 @@ t('dax=inode: an inode kept unused in the inode cache, its hint changed: the ope
   await vfs.close(fd);
 });
 
+t('dax=inode: a listing (READDIRPLUS) that shows an unused cached inode with another hint drops it at once', async () => {
+  const { dev, vfs } = await mounted({}, { dax: 'inode' }, (d) => d.file(1n, 'f', content(1, 5000), false));
+  const nodeid = dev.nodes.get(1n)!.children!.get('f')!;
+  let fd = await vfs.open('/f');
+  await vfs.pread(fd, 10, 0);
+  await vfs.close(fd);
+  await settle();
+  assert.is(dev.forgets.length, 0, 'kept in the inode cache');
+  dev.nodes.get(nodeid)!.dax = true;
+  assert.ok((await vfs.readdirAll('/')).some((e) => e.name === 'f'));
+  assert.ok(dev.count(K.FUSE_READDIRPLUS) >= 1);
+  await settle();
+  assert.equal(dev.forgets.map((f) => f.nodeid), [nodeid], 'forgotten with the listing, not kept');
+  fd = await vfs.open('/f');
+  assert.ok(same(await vfs.pread(fd, 100, 0), content(1, 5000).subarray(0, 100)));
+  assert.is(dev.count(K.FUSE_SETUPMAPPING), 1, 'the next open has the new state: DAX');
+  await vfs.close(fd);
+});
+
 t('dax=always and dax=never ignore the per-inode flag (and a changed one keeps the inode cached)', async () => {
   const { dev, vfs } = await mounted({}, { dax: 'always' }, (d) => d.file(1n, 'f', content(1, 5000), false));
   const nodeid = dev.nodes.get(1n)!.children!.get('f')!;
