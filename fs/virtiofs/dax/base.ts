@@ -238,11 +238,14 @@ export class DaxCore {
     const fend = Math.ceil(size / this.chunkSize);
     await this.locked(async () => {
       this.placement.remove(nodeid, fend, Infinity);
-      if (!this.owners.has(nodeid)) return;
+      if (!this.owners.has(nodeid) && !this.owners.has(UNKNOWN_OWNER)) return;
       for (const r of this.owners.runs((o, f) => o === nodeid && f === fend - 1)) this.owners.setWritable(r.mstart, r.nchunks, false);
       const runs = this.owners.runs((o, f) => o === nodeid && f >= fend);
       this.stats.chunksTruncated += runs.reduce((n, r) => n + r.nchunks, 0);
-      await this.removeRanges(this.toRanges(runs));
+      // A chunk of unknown state (after a failed SETUPMAPPING the device may
+      // still show what was there, this file's chunk past the end too) goes
+      // with them, as with dropInode.
+      await this.removeRanges(this.toRanges([...runs, ...this.owners.runs((o) => o === UNKNOWN_OWNER)]));
     });
   }
 

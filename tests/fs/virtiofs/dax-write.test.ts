@@ -138,6 +138,19 @@ for (const placement of ['lifo', 'lru'] as const) {
     assert.equal(stillShown, [], 'nothing of file 1 past its end on the device');
   });
 
+  t('truncate after a refused SETUPMAPPING over a chunk of the file: the chunk of unknown state goes too', async () => {
+    let full = false;
+    const { device, m, write } = setup(1, { 1: CS, 2: 2 * CS }, placement, { fail: (a) => (full && a.write ? Errno.ENOSPC : 0) });
+    await write(2n, CS, fill(5, 1)); // file 2 chunk 1 in the only chunk
+    full = true;
+    const r = await write(1n, 0, fill(1, 2)); // evicts it; the write mapping is refused
+    assert.is(r.fallback?.errno, Errno.ENOSPC);
+    // (The pool's background reclaim may have removed it already; the stack never does.)
+    if (placement === 'lifo') assert.ok(device.mapped.some((e) => e.nodeid === 2n), 'the device still shows file 2 (the SETUPMAPPING failed)');
+    await m.truncate(2n, 0);
+    assert.equal(device.mapped.filter((e) => e.nodeid === 2n), [], 'nothing of file 2 past its end on the device');
+  });
+
   t('a punched hole makes its chunks need an upgrade again', async () => {
     const { device, m, write } = setup(4, { 1: 2 * CS }, placement);
     await write(1n, 0, fill(2 * CS, 1));
