@@ -134,7 +134,11 @@ t('a 1 MiB tmpfs: reading 100 GiB of sparse file uses no space; writing more tha
     }
     await vfs.close(fd);
     assert.ok(m.stats.setupMappingSent >= 64 && m.stats.writeMappings === 0, 'read mappings only');
-    assert.is(used(dir), before, 'no host space used by reading');
+    // Nothing reserved: a read mapping never fallocates (64 chunks of 256 KiB
+    // would not fit in the 1 MiB). When the window is really mmapped (the
+    // addon built), tmpfs backs the pages the reads touched with its own
+    // space (shmem has no zero page for shared mappings): at most those.
+    assert.ok(used(dir) - before <= 64 * 4096, `no host space used by reading beyond the pages read: ${used(dir) - before}`);
     // Reproducer 2 (pwrite 0 100G), on a 4 MiB sparse file: ENOSPC early, at SETUPMAPPING.
     const w = await vfs.open('/small', O_RDWR);
     const chunk = Buffer.alloc(64 * KiB, 0x5a);
