@@ -10,8 +10,10 @@ export const SHELL_HELP = `commands: ls [-l] [PATH], cat PATH..., stat PATH..., 
           open PATH... (read and keep open: its DAX mappings stay), close [PATH...],
           cd [PATH], pwd, help, exit (several on one line with ';')\n`;
 
-/** Runs each command of a line; returns how many failed. Errors go to err. */
-export async function runLine(ctx: ShellContext, line: string, err: (msg: string) => void): Promise<number> {
+/** Runs each command of a line; returns how many failed. Errors go to err
+ *  (or to onError, which gets the words and the error itself). */
+export async function runLine(ctx: ShellContext, line: string, err: (msg: string) => void,
+  onError?: (words: readonly string[], e: unknown) => void): Promise<number> {
   let cmds: string[][];
   try {
     cmds = splitCommands(line);
@@ -24,7 +26,7 @@ export async function runLine(ctx: ShellContext, line: string, err: (msg: string
     try {
       await runCommand(ctx, words);
     } catch (e) {
-      err(describeError(words, e));
+      if (onError) onError(words, e); else err(describeError(words, e));
       failed++;
     }
   }
