@@ -141,18 +141,33 @@ t('paths resolve against the shell cwd', () => {
   assert.is(resolvePath({ cwd: '/d' }, undefined), '/d');
 });
 
-t('start summary: counts, stats, verdict', () => {
-  const pass = { files: 3, bytes: 2 * MiB, ms: 1000, mismatches: [] };
-  const ok = formatSummary({ files: 3, symlinks: 1, dirs: 2, bytes: 2 * MiB, mismatches: [], dax: pass, fuse: { ...pass, ms: 500 }, stats });
+t('start summary: counts, the ratio of each pass, eviction, verdict', () => {
+  const pass = (guestMs: number, selectedMs: number) => ({
+    files: 3, bytes: 2 * MiB, ms: 2 * guestMs, guestMs, mismatches: [], selected: { files: 1, bytes: 2 * MiB - 10, guestMs: selectedMs },
+  });
+  const d = { setupMappings: 1, removeMappings: 0, hits: 0, misses: 1, evicted: 0, bytesDax: 2 * MiB, fallbacks: 0 };
+  const ok = formatSummary({
+    files: 3, symlinks: 1, dirs: 2, bytes: 2 * MiB, mismatches: [], window: { size: 8 * MiB, chunks: 4, chunkSize: 2 * MiB },
+    rounds: [
+      { dax: pass(900, 100), fuse: pass(1000, 200), stats: d },
+      { dax: pass(850, 50), fuse: pass(1000, 200), stats: { ...d, setupMappings: 0, misses: 0, hits: 8 } },
+    ],
+    eviction: { dax: pass(2000, 100), fuse: pass(1000, 200), stats: { ...d, setupMappings: 7, evicted: 3, removeMappings: 2 }, chunksNeeded: 7 },
+    fallbacks: { 'no-window': 0, setupmapping: 1 },
+  });
   assert.match(ok, /mismatches   0\n/);
-  assert.match(ok, /hits 7, misses 3, chunks mapped 5, evicted 2/);
+  assert.match(ok, /window       8\.0 MiB, 4 chunks of 2\.0 MiB\n/);
+  assert.match(ok, /pass 1       DAX\/FUSE_READ 2\.00x on the 1 file through the window \(2\.0 MiB\), 1\.11x on every file; SETUPMAPPING 1, hits 0, misses 1, evicted 0\n/);
+  assert.match(ok, /pass 2       DAX\/FUSE_READ 4\.00x .*hits 8, misses 0, evicted 0 \(from cached mappings\)\n/);
+  assert.match(ok, /eviction     dax=always, every file: 7 chunks through 4: SETUPMAPPING 7, .*evicted 3, REMOVEMAPPING 2; DAX\/FUSE_READ 0\.50x on every file\n/);
   assert.match(ok, /fallbacks    setupmapping 1\n/);
-  assert.match(ok, /DAX pass 2\.0 MiB\/s, FUSE_READ pass 4\.0 MiB\/s/);
   assert.match(ok, /result: OK/);
+  const plain = { files: 3, bytes: 2, ms: 10, guestMs: 5, mismatches: [] };
   const bad = formatSummary({ files: 3, symlinks: 1, dirs: 2, bytes: 2, mismatches: [{ path: '/x', offset: 4, why: 'byte 4 is 1, host has 2' }],
-    dax: pass, fuse: pass, stats: undefined });
+    rounds: [{ dax: plain, fuse: plain }] });
   assert.match(bad, /mismatches   1\n/);
-  assert.match(bad, /no window/);
+  assert.match(bad, /window       none/);
+  assert.match(bad, /pass 1       DAX\/FUSE_READ 1\.00x on every file\n/);
   assert.match(bad, /MISMATCH \/x: byte 4/);
   assert.match(bad, /result: FAILED/);
 });
