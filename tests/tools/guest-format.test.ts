@@ -6,7 +6,7 @@ import type { DaxSnapshot } from '../../fs/virtiofs/dax';
 import { UsageError } from '../../tools/guest/args';
 import { describeError, resolvePath } from '../../tools/guest/commands';
 import {
-  daxJson, dfJson, formatDax, formatDf, formatLsLong, formatStat, formatTree, humanSize, modeString, statJson, toJson,
+  daxJson, dfJson, formatDax, formatDf, formatLsLong, formatStat, formatTree, humanSize, modeString, statJson, toJson, usePercent,
   type LsEntry,
 } from '../../tools/guest/format';
 import { formatSummary } from '../../tools/guest/start';
@@ -80,7 +80,9 @@ t('df: sizes from blocks and frsize', () => {
   assert.is(d.size, 4096000);
   assert.is(d.used, 750 * 4096);
   assert.is(d.avail, 200 * 4096);
-  assert.match(formatDf(d), /myfs\s+3\.9 MiB\s+2\.9 MiB\s+800\.0 KiB\s+75%\s+100\s+40\s+60%/);
+  // Use% as GNU df: used / (used + avail) = 750 / 950, rounded up; root's reserve (50 blocks) counts in neither.
+  assert.match(formatDf(d), /myfs\s+3\.9 MiB\s+2\.9 MiB\s+800\.0 KiB\s+79%\s+100\s+40\s+60%/);
+  assert.equal([usePercent(1, 2), usePercent(1, 1), usePercent(0, 5), usePercent(5, 0), usePercent(0, 0)], ['34%', '50%', '0%', '100%', '-']);
 });
 
 t('the dax picture: chunk 0 first, one row per mapping, the top marked, free chunks, statistics', () => {
