@@ -159,6 +159,7 @@ t('start summary: counts, the ratio of each pass, eviction, verdict', () => {
   });
   assert.match(ok, /mismatches   0\n/);
   assert.match(ok, /window       8\.0 MiB, 4 chunks of 2\.0 MiB\n/);
+  assert.match(ok, /ratios       DAX\/FUSE_READ is throughput over the same bytes: above 1x, DAX was faster\n/, 'the ratio read the right way round');
   assert.match(ok, /pass 1       DAX\/FUSE_READ 2\.00x on the 1 file through the window \(2\.0 MiB\), 1\.11x on every file; SETUPMAPPING 1, hits 0, misses 1, evicted 0\n/);
   assert.match(ok, /pass 2       DAX\/FUSE_READ 4\.00x .*hits 8, misses 0, evicted 0 \(from cached mappings\)\n/);
   assert.match(ok, /eviction     dax=always, every file: 7 chunks through 4: SETUPMAPPING 7, .*evicted 3, REMOVEMAPPING 2; DAX\/FUSE_READ 0\.50x on every file\n/);
@@ -169,6 +170,7 @@ t('start summary: counts, the ratio of each pass, eviction, verdict', () => {
     rounds: [{ dax: plain, fuse: plain }] });
   assert.match(bad, /mismatches   1\n/);
   assert.match(bad, /window       none/);
+  assert.not.match(bad, /ratios/, 'no window, no ratios to read');
   assert.match(bad, /pass 1       DAX\/FUSE_READ 1\.00x on every file\n/);
   assert.match(bad, /MISMATCH \/x: byte 4/);
   assert.match(bad, /result: FAILED/);

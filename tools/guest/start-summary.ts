@@ -86,6 +86,7 @@ export function formatSummary(s: SummaryInput): string {
   const w = s.window;
   lines.push(w ? `  window       ${humanSize(w.size)}, ${w.chunks} chunks of ${humanSize(w.chunkSize)}`
     : '  window       none: every pass used FUSE_READ');
+  if (w && s.rounds.length > 0) lines.push('  ratios       DAX/FUSE_READ is throughput over the same bytes: above 1x, DAX was faster');
   s.rounds.forEach((r, i) => {
     const sel = selectedText(r);
     const on = sel ? `${fmtRatio(ratio(r.dax.selected!.guestMs, r.fuse.selected!.guestMs))} on ${sel}, ` : '';
