@@ -3,7 +3,8 @@
 // set and eviction as a step of its own, never waits for input, and leaves
 // no device model, no /dev/shm file and no temporary tree behind, also when
 // interrupted with Ctrl-C (SIGINT to its process group, as a terminal sends
-// it): then it says so in one line and nothing else.
+// it): then it says so in one line and nothing else; and when its stdout
+// closes under it, quietly.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,7 @@ const root = path.resolve(__dirname, '../..');
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; out: string; err: string }
 
-function start(args: string[] = [], onOut?: (out: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
+function start(args: string[] = [], onOut?: (out: string, kill: (s: NodeJS.Signals) => void, stdout: NodeJS.ReadableStream & { destroy(): void }) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register', path.join(root, 'tools/guest/main.ts'), 'start', ...args], {
       cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
@@ -26,7 +27,7 @@ function start(args: string[] = [], onOut?: (out: string, kill: (s: NodeJS.Signa
     let err = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`start did not finish in 120 s\n${out}\n${err}`)); }, 120000);
     // The signal goes to the whole group, as a terminal's Ctrl-C does.
-    child.stdout.on('data', (d) => { out += d; onOut?.(out, (s) => process.kill(-child.pid!, s)); });
+    child.stdout.on('data', (d) => { out += d; onOut?.(out, (s) => process.kill(-child.pid!, s), child.stdout); });
     child.stderr.on('data', (d) => { err += d; });
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out, err }); });
   });
@@ -82,6 +83,17 @@ t('Ctrl-C mid-pass: one line, exit 130, the device model stopped, the tree remov
   assert.is(r.code, 130, `${r.out}\n${r.err}`);
   assert.is(r.err.trim(), 'virtiofs start: interrupted (SIGINT); stopping the device model and removing the sample tree');
   assert.not.match(r.out, /MISMATCH|FAILED|summary|result:/, 'no verdict on an interrupted run');
+  await leftNothing(r);
+});
+
+t('stdout closed mid-run (npm start | head): quiet, 128 + SIGPIPE, nothing left behind', async () => {
+  let closed = false;
+  const r = await start([], (out, _kill, stdout) => {
+    if (!closed && /^virtiofs start: mounted/m.test(out)) { closed = true; stdout.destroy(); }
+  });
+  assert.ok(closed, r.out);
+  assert.is(r.code, 141, `${r.out}\n${r.err}`);
+  assert.is(r.err, '', 'no stack trace, nothing at all');
   await leftNothing(r);
 });
 

@@ -10,6 +10,7 @@ import {
   type LsEntry,
 } from '../../tools/guest/format';
 import { formatSummary } from '../../tools/guest/start';
+import { roundLine } from '../../tools/guest/start-summary';
 
 const t = suite('guest output');
 const MiB = 1 << 20;
@@ -158,6 +159,9 @@ t('start summary: counts, the ratio of each pass, eviction, verdict', () => {
     fallbacks: { 'no-window': 0, setupmapping: 1 },
   });
   assert.match(ok, /mismatches   0\n/);
+  assert.is(roundLine('pass 1', { dax: pass(900, 100), fuse: pass(1000, 200), stats: d }),
+    'pass 1: 3 files, 2.0 MiB through each mount, 0 mismatches; DAX 0.90 s, FUSE_READ 1.00 s in the guest; '
+    + 'the 1 file through the window (2.0 MiB): DAX 0.10 s, FUSE_READ 0.20 s; SETUPMAPPING 1, hits 0, misses 1, evicted 0');
   assert.match(ok, /window       8\.0 MiB, 4 chunks of 2\.0 MiB\n/);
   assert.match(ok, /ratios       DAX\/FUSE_READ is throughput over the same bytes: above 1x, DAX was faster\n/, 'the ratio read the right way round');
   assert.match(ok, /pass 1       DAX\/FUSE_READ 2\.00x on the 1 file through the window \(2\.0 MiB\), 1\.11x on every file; SETUPMAPPING 1, hits 0, misses 1, evicted 0\n/);

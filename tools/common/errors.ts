@@ -66,7 +66,8 @@ export function connectError(address: string, err: unknown): string {
   const text = describeError(err);
   const code = codeOf(err) ?? (/\b(ECONNREFUSED|ENOENT|ETIMEDOUT|EACCES)\b/.exec(text)?.[1]);
   if (code === 'ECONNREFUSED' || (code === 'ENOENT' && address.startsWith('unix:'))) {
-    return `cannot connect to ${address}: ${text}; is virtiofs-vmm running at ${address}?`;
+    // The ErrnoError this goes into names the errno; the socket's own text would repeat it and the address.
+    return `cannot connect to ${address}; is virtiofs-vmm running at ${address}?`;
   }
   return `cannot connect to ${address}: ${text}`;
 }

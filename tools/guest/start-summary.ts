@@ -69,9 +69,8 @@ function selectedText(r: Round): string | undefined {
 
 /** One finished round, as printed when it ends. */
 export function roundLine(label: string, r: Round): string {
-  const s = r.dax.selected;
-  const part = s && s.files > 0 && r.fuse.selected
-    ? `; the ${s.files} through the window (${humanSize(s.bytes)}): ${secs(s.guestMs)} and ${secs(r.fuse.selected.guestMs)}` : '';
+  const sel = selectedText(r);
+  const part = sel && r.fuse.selected ? `; ${sel}: DAX ${secs(r.dax.selected!.guestMs)}, FUSE_READ ${secs(r.fuse.selected.guestMs)}` : '';
   return `${label}: ${r.dax.files} files, ${humanSize(r.dax.bytes)} through each mount, `
     + `${r.dax.mismatches.length + r.fuse.mismatches.length} mismatches; DAX ${secs(r.dax.guestMs)}, `
     + `FUSE_READ ${secs(r.fuse.guestMs)} in the guest${part}${r.stats ? `; ${windowCounts(r.stats)}` : ''}`;

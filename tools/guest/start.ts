@@ -142,8 +142,18 @@ export async function runStart(opts: StartOptions, io: StartIo = process): Promi
     io.stderr.write(`\nvirtiofs start: interrupted (${sig}); stopping the device model${tmp ? ' and removing the sample tree' : ''}\n`);
     void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
+  // stdout closed under it (`npm start | head`): no one reads any more, so it
+  // stops as a pipeline's writer does, quietly, with 128 + SIGPIPE.
+  const onStdoutError = (): void => {
+    if (interrupted) return;
+    interrupted = 'SIGPIPE';
+    progress.quiet();
+    void cleanup().finally(() => process.exit(141));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Never removed: an EPIPE of the summary's write comes after the return.
+  io.stdout.on('error', onStdoutError);
   try {
     let dir: string;
     if (opts.dir) {
@@ -220,6 +230,7 @@ export async function runStart(opts: StartOptions, io: StartIo = process): Promi
       fallbacks: manager?.stats.snapshot().fallbacks,
     }));
     const status = mismatches.length === 0 ? 0 : 1;
+    if (interrupted) return new Promise<number>(() => { /* stdout closed as the summary went: its handler exits */ });
     if (opts.shell ?? io.stdin.isTTY === true) await shell(m, tag, listing, [m.vfs, fuseVfs, ...extra], io);
     return status;
   } catch (e) {
