@@ -112,7 +112,6 @@ async function main(argv: string[]): Promise<number> {
   const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
   if (!opts.tokenFile) { writeTokenFile(tokenFile, token); createdTokenFile = tokenFile; }
   log(`access token in ${tokenFile}`);
-  process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -132,6 +131,9 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => stop('SIGHUP'));
     watchParent(() => stop('the program that started it exited'));
+    // Only now: whoever reads this line may signal us or exit at once, and
+    // the handlers and the parent's pid must already be in place.
+    process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
   });
 }
 

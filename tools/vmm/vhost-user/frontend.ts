@@ -50,7 +50,7 @@ export class VhostUserFrontend {
     let conn: VhostUserConnection | undefined;
     let fe: VhostUserFrontend | undefined;
     try {
-      conn = await VhostUserConnection.connect(o.socketPath ?? daemon!.socketPath, timeoutMs);
+      conn = daemon ? await connectWhenListening(daemon, timeoutMs) : await VhostUserConnection.connect(o.socketPath!, timeoutMs);
       const dir = daemon ? daemon.dir : fs.mkdtempSync(path.join(os.tmpdir(), 'vhost-user-'));
       fe = new VhostUserFrontend(conn, daemon, dir);
       fe.watch();
@@ -155,5 +155,20 @@ export class VhostUserFrontend {
     const ls = this.lostListeners;
     this.lostListeners = [];
     for (const f of ls) f(reason);
+  }
+}
+
+/** virtiofsd's socket file appears at bind(), a moment before listen(): a
+ *  connect refused in between is not the daemon's answer yet, so it is tried
+ *  again while the daemon runs. No session is taken: none was accepted. */
+async function connectWhenListening(daemon: VirtiofsdProcess, timeoutMs: number): Promise<VhostUserConnection> {
+  const limit = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await VhostUserConnection.connect(daemon.socketPath, timeoutMs);
+    } catch (e) {
+      if (!(e instanceof VhostUserError) || !/ECONNREFUSED/.test(e.message) || Date.now() > limit) throw e;
+      if (await within(daemon.whenExited, 10) !== undefined) throw e;
+    }
   }
 }
