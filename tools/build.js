@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run build` (and prepare, so `npm ci` and `npm pack` build too): the
-// project's native addon (tools/native), each program (tools/<name>/main.ts)
+// project's native addons (tools/addons.js: tools/native, core/native), each program (tools/<name>/main.ts)
 // bundled by esbuild into dist/<program>.js, one self-contained file for
 // Node 20, and the library (lib/index.ts and what it imports) compiled by
 // tsc into dist/ with declarations: dist/lib/index.js and index.d.ts are the
@@ -24,7 +24,7 @@ const programs = [
 const say = (m) => process.stderr.write(`${m}\n`);
 
 async function main() {
-  if (!flags.has('--no-native')) require('./native/build.js');
+  if (!flags.has('--no-native')) require('./addons.js').buildAddons(); // not fatal: each addon has a fallback
   const present = programs.filter((p) => fs.existsSync(path.join(root, p.entry)));
   if (present.length === 0) throw new Error('no program entry points found under tools/');
   // A fresh dist/: no file of an older build shipped by npm pack.

@@ -18,6 +18,9 @@ export interface NameRule {
   readonly slash: boolean;
 }
 export const ENTRY_NAME: NameRule = { what: 'name', max: FUSE_NAME_MAX, slash: false };
+/** A name in a request: Linux sends up to PATH_MAX - 1 bytes (LOOKUP of a
+ *  long component) and leaves ENAMETOOLONG to the server. */
+export const REQUEST_NAME: NameRule = { what: 'name', max: FUSE_PATH_MAX - 1, slash: false };
 export const LINK_TARGET: NameRule = { what: 'symlink target', max: FUSE_PATH_MAX - 1, slash: true };
 /** An extended attribute name ("user.x"): any bytes but NUL, '/' included. */
 export const XATTR_NAME: NameRule = { what: 'xattr name', max: FUSE_XATTR_NAME_MAX, slash: true };

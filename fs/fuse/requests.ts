@@ -9,7 +9,7 @@ import { checkedInHeader, writeInHeader } from './headers';
 import * as I from './in-structs';
 import * as K from './kernel';
 import { StructLayout } from './layout';
-import { ENTRY_NAME, LINK_TARGET, NameRule, XATTR_NAME, checkName, readName, writeName } from './names';
+import { LINK_TARGET, NameRule, REQUEST_NAME, XATTR_NAME, checkName, readName, writeName } from './names';
 import { FUSE_COMPAT_INIT_IN_SIZE, FUSE_IN_HEADER_SIZE, InHeader, InitIn, fuseInitIn } from './structs';
 import { LeReader, LeWriter } from './wire';
 
@@ -205,7 +205,7 @@ function counted<T, E>(head: StructLayout<I.CountHead>, one: StructLayout<E>, it
   };
 }
 
-const nameOnly = named<NameIn>(null, 'name', [['name', ENTRY_NAME]]);
+const nameOnly = named<NameIn>(null, 'name', [['name', REQUEST_NAME]]);
 const openIn = fixed(I.fuseOpenIn);
 const readIn = fixed(I.fuseReadIn);
 const releaseIn = fixed(I.fuseReleaseIn);
@@ -227,7 +227,7 @@ const setxattrIn: BodyCodec<SetxattrIn> = {
     return { flags: h.flags, name, value: r.view(next, end) };
   },
 };
-const entryNames: ReadonlyArray<['oldname' | 'newname', NameRule]> = [['oldname', ENTRY_NAME], ['newname', ENTRY_NAME]];
+const entryNames: ReadonlyArray<['oldname' | 'newname', NameRule]> = [['oldname', REQUEST_NAME], ['newname', REQUEST_NAME]];
 
 const codecs: { [O in Opcode]: BodyCodec<RequestBodies[O]> } = {
   [K.FUSE_INIT]: {
@@ -247,14 +247,14 @@ const codecs: { [O in Opcode]: BodyCodec<RequestBodies[O]> } = {
   [K.FUSE_GETATTR]: fixed(I.fuseGetattrIn),
   [K.FUSE_SETATTR]: fixed(I.fuseSetattrIn),
   [K.FUSE_READLINK]: empty(0, 'READLINK'),
-  [K.FUSE_SYMLINK]: named<SymlinkIn>(null, 'symlink', [['name', ENTRY_NAME], ['link', LINK_TARGET]]),
-  [K.FUSE_MKNOD]: named<MknodIn>(I.fuseMknodIn, 'fuse_mknod_in', [['name', ENTRY_NAME]]),
-  [K.FUSE_MKDIR]: named<MkdirIn>(I.fuseMkdirIn, 'fuse_mkdir_in', [['name', ENTRY_NAME]]),
+  [K.FUSE_SYMLINK]: named<SymlinkIn>(null, 'symlink', [['name', REQUEST_NAME], ['link', LINK_TARGET]]),
+  [K.FUSE_MKNOD]: named<MknodIn>(I.fuseMknodIn, 'fuse_mknod_in', [['name', REQUEST_NAME]]),
+  [K.FUSE_MKDIR]: named<MkdirIn>(I.fuseMkdirIn, 'fuse_mkdir_in', [['name', REQUEST_NAME]]),
   [K.FUSE_UNLINK]: nameOnly,
   [K.FUSE_RMDIR]: nameOnly,
   [K.FUSE_RENAME]: named<RenameIn>(I.fuseRenameIn, 'fuse_rename_in', entryNames),
   [K.FUSE_RENAME2]: named<Rename2In>(I.fuseRename2In, 'fuse_rename2_in', entryNames),
-  [K.FUSE_LINK]: named<LinkIn>(I.fuseLinkIn, 'fuse_link_in', [['newname', ENTRY_NAME]]),
+  [K.FUSE_LINK]: named<LinkIn>(I.fuseLinkIn, 'fuse_link_in', [['newname', REQUEST_NAME]]),
   [K.FUSE_OPEN]: openIn,
   [K.FUSE_READ]: readIn,
   [K.FUSE_WRITE]: {
@@ -280,7 +280,7 @@ const codecs: { [O in Opcode]: BodyCodec<RequestBodies[O]> } = {
   [K.FUSE_READDIR]: readIn,
   [K.FUSE_READDIRPLUS]: readIn,
   [K.FUSE_RELEASEDIR]: releaseIn,
-  [K.FUSE_CREATE]: named<CreateIn>(I.fuseCreateIn, 'fuse_create_in', [['name', ENTRY_NAME]]),
+  [K.FUSE_CREATE]: named<CreateIn>(I.fuseCreateIn, 'fuse_create_in', [['name', REQUEST_NAME]]),
   [K.FUSE_INTERRUPT]: fixed(I.fuseInterruptIn),
   [K.FUSE_DESTROY]: empty(0, 'DESTROY'),
   [K.FUSE_LSEEK]: fixed(I.fuseLseekIn),

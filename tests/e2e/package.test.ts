@@ -49,11 +49,13 @@ t('npm pack: prepare builds on stderr only; the tarball holds the programs, the 
   tarball = path.join(tmp, info[0]!.filename);
   const files = info[0]!.files.map((f) => f.path);
   for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/virtiofs.js', 'dist/virtiofs-vmm.js',
-    'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/core/vfs/vfs.d.ts', 'tools/native/src/hostcalls.c', 'tools/install.js']) {
+    'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/core/vfs/vfs.d.ts', 'tools/native/src/hostcalls.c', 'core/native/src/mmap.c',
+    'core/native/binding.gyp', 'tools/addons.js', 'tools/install.js']) {
     assert.ok(files.includes(f), `ships ${f}`);
   }
   for (const f of files) {
-    assert.not.match(f, /^(tests|\.ci|lib|core|drivers|fs|node_modules)\//, `does not ship ${f}`);
+    // Of the sources only the addons' C and their gyp files: built at install.
+    assert.not.match(f.replace(/^core\/native\/(binding\.gyp|src\/)/, 'addon/'), /^(tests|\.ci|lib|core|drivers|fs|node_modules)\//, `does not ship ${f}`);
     assert.ok(!f.endsWith('.ts') || f.endsWith('.d.ts'), `no TypeScript source: ${f}`);
     assert.not.match(f, /\.map$|tools\/native\/build\//, `no maps, no built addon: ${f}`);
   }

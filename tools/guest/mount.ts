@@ -24,8 +24,12 @@ export interface MountOptions {
   tag?: string;
   dax?: 'always' | 'never' | 'inode';
   chunkSize?: string;
+  /** Seconds: the mount option request-timeout. */
+  requestTimeout?: string;
   aggressive?: boolean;
   requestQueues?: number;
+  /** Busy-poll bound after a notify, microseconds (0: off; default the driver's). */
+  busyPollUs?: number;
   timeoutMs?: number;
   /** Where the layers' background failures go (default: stderr, "virtiofs: ..."). */
   log?: Log;
@@ -69,6 +73,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
   try {
     remote = await connectVirtioFs(opts.connect, {
       token: resolveToken(opts), timeoutMs: opts.timeoutMs, requestQueues: opts.requestQueues, logger: log,
+      busyPollUs: opts.busyPollUs,
     });
   } catch (err) {
     if (err instanceof ErrnoError && err.errno !== Errno.EINVAL) throw new ErrnoError(err.errno, connectError(opts.connect, err));
@@ -90,6 +95,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
     if (opts.dax) mountOpts.dax = opts.dax;
     if (opts.chunkSize) mountOpts['chunk-size'] = opts.chunkSize;
     if (opts.aggressive) mountOpts.aggressive = true;
+    if (opts.requestTimeout !== undefined) mountOpts['request-timeout'] = opts.requestTimeout;
     await vfs.mount(type, tag, '/', mountOpts);
     return {
       vfs, remote: r, device,

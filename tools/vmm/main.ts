@@ -12,6 +12,7 @@ import { describeError, listenError, usageFromParseArgs } from '../common/errors
 import { defaultTokenFile, newToken, readTokenFile, writeTokenFile } from '../common/token';
 import { versionLine } from '../common/version';
 import { DeviceInstance } from './instance';
+import { mountForKernel, type KernelShare } from './kernel-mount';
 import { checkHost, parseVmmArgs, USAGE, UsageError, wantsVersion, type VmmOptions } from './options';
 import { startFrontend, vhostUserBackend, vhostUserQueueLimit } from './backends';
 import { WireServer, type DeviceLink, type DeviceSession } from './wire-server';
@@ -31,6 +32,7 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
         sharedDir: opts.sharedDir, tag: opts.tag, cacheSize: opts.cacheSize, queueSize: opts.queueSize,
         numRequestQueues: opts.numRequestQueues, memory: opts.memory, daxPolicy: opts.daxPolicy,
         readonly: opts.readonly, logger: log, backend: frontend && vhostUserBackend(frontend),
+        caps: { maxHandles: opts.maxOpenFiles, maxInodes: opts.maxInodes, maxRequests: opts.maxRequests },
       }, { ram: 'shm', link });
     } catch (err) {
       await frontend?.close();
@@ -57,6 +59,24 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
       },
     };
   };
+}
+
+/** Descriptors a session may hold: its handles, the directory cache (256),
+ *  RAM, window mappings and sockets (a margin). */
+const FDS_PER_SESSION_BESIDES_HANDLES = 256 + 64;
+
+/** Say so when the caps let the guests together run the vmm out of fds. */
+function warnFdBudget(opts: VmmOptions): void {
+  let soft = Infinity;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (m && m[1] !== 'unlimited') soft = Number(m[1]);
+  } catch { return; }
+  const need = opts.maxGuests * (opts.maxOpenFiles + FDS_PER_SESSION_BESIDES_HANDLES) + 64;
+  if (need > soft) {
+    log(`warning: --max-guests ${opts.maxGuests} x (--max-open-files ${opts.maxOpenFiles} + ${FDS_PER_SESSION_BESIDES_HANDLES}) `
+      + `needs ${need} descriptors, RLIMIT_NOFILE is ${soft}: guests together may exhaust them (ulimit -n, or lower the caps)`);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -88,38 +108,73 @@ async function main(argv: string[]): Promise<number> {
 
   let token: string;
   let createdTokenFile: string | undefined;
-  if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
-  else token = newToken();
+  try {
+    if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
+    else token = newToken();
+  } catch (err) {
+    if (err instanceof UsageError) { log(err.message); return 2; }
+    throw err;
+  }
   if (opts.tokenFile && !fs.existsSync(opts.tokenFile)) {
     // A named file is made before listening, so a place it cannot go is a usage error.
     try { writeTokenFile(opts.tokenFile, token); } catch (err) {
+      if (err instanceof UsageError) { log(err.message); return 2; }
       log(`--token-file ${opts.tokenFile}: cannot create it (${(err as NodeJS.ErrnoException).code ?? describeError(err)}); name a file in a directory you can write`);
       return 2;
     }
     createdTokenFile = opts.tokenFile;
   }
 
+  let kernel: KernelShare | undefined;
+  if (opts.fuseMount) {
+    try {
+      kernel = mountForKernel(opts, log);
+    } catch (err) {
+      if (createdTokenFile) fs.rmSync(createdTokenFile, { force: true });
+      log((err as Error).message);
+      return 1;
+    }
+    log(`mounted the share on ${opts.fuseMount} (host kernel FUSE)`);
+  }
   const devices: Devices = { live: new Set(), closing: new Set() };
+  warnFdBudget(opts);
   let server: WireServer;
   try {
-    server = await WireServer.listen({ listen: opts.listen, token, createSession: sessionFor(opts, devices), log });
+    server = await WireServer.listen({
+      listen: opts.listen, token, createSession: sessionFor(opts, devices), log,
+      maxGuests: opts.maxGuests, maxQueuedBytes: opts.maxQueuedBytes,
+    });
   } catch (err) {
     if (createdTokenFile) fs.rmSync(createdTokenFile, { force: true });
+    await kernel?.stop();
     log(listenError(opts.listen, err));
     return 1;
   }
   const address = server.address();
   const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
-  if (!opts.tokenFile) { writeTokenFile(tokenFile, token); createdTokenFile = tokenFile; }
+  if (!opts.tokenFile) {
+    try {
+      writeTokenFile(tokenFile, token);
+    } catch (err) {
+      await server.close();
+      await kernel?.stop();
+      if (err instanceof UsageError) { log(err.message); return 2; }
+      throw err;
+    }
+    createdTokenFile = tokenFile;
+  }
   log(`access token in ${tokenFile}`);
 
-  return new Promise<number>((resolve) => {
+  // The handlers first, then the line: whoever reads it may signal at once
+  // (before them SIGINT's default action would kill the process).
+  const done = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (why: string) => {
       if (stopping) return;
       stopping = true;
       log(`${why}: shutting down`);
       void (async () => {
+        await kernel?.stop();
         await server.close();
         await Promise.all([...devices.live].map((i) => i.close()));
         await Promise.all([...devices.closing]);
@@ -130,11 +185,11 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => stop('SIGHUP'));
+    // Before the line too: a wrapper that goes at once must not be taken for init.
     watchParent(() => stop('the program that started it exited'));
-    // Only now: whoever reads this line may signal us or exit at once, and
-    // the handlers and the parent's pid must already be in place.
-    process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
   });
+  process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
+  return done;
 }
 
 /**

@@ -27,6 +27,16 @@ export interface VmmOptions {
   virtiofsd: string;
   virtiofsdArgs: string[];
   socketPath?: string;
+  /** Also serve the share to the host kernel's FUSE client at this directory. */
+  fuseMount?: string;
+  /** Guests connected at once; one past it is refused. */
+  maxGuests: number;
+  /** Per guest session: open handles, inodes held, requests served at once,
+   *  output bytes queued before its frames stop being read. */
+  maxOpenFiles: number;
+  maxInodes: number;
+  maxRequests: number;
+  maxQueuedBytes: number;
 }
 
 export const DEFAULTS = {
@@ -39,6 +49,11 @@ export const DEFAULTS = {
   daxPolicy: 'always' as DaxPolicy,
   backend: 'passthrough' as BackendKind,
   virtiofsd: '/usr/lib/qemu/virtiofsd',
+  maxGuests: 8,
+  maxOpenFiles: 1024,
+  maxInodes: 65536,
+  maxRequests: 256,
+  maxQueuedBytes: '1M',
 };
 
 export const USAGE = `usage: virtiofs-vmm --shared-dir DIR [options]
@@ -61,8 +76,18 @@ over TCP or a unix socket by a guest (npm run guest, npm start).
   --socket-path PATH          with vhost-user: attach to a daemon already listening there instead
   --token-file FILE           secret a guest must present; created (mode 0600) when absent
   --readonly                  refuse every write (EROFS)
+  --fuse-mount DIR            also mount the share on DIR through the host kernel's FUSE client
+                              (/dev/fuse; needs root), so any host tool can use the same server
   --version                   the version
   -h, --help                  this text
+
+Caps, so one guest can exhaust only itself (docs/SECURITY.md):
+  --max-guests N              guests connected at once; more are refused (default ${DEFAULTS.maxGuests})
+  --max-open-files N          per guest: open files and directories; more get EMFILE (default ${DEFAULTS.maxOpenFiles})
+  --max-inodes N              per guest: inodes held by lookups; more get ENFILE (default ${DEFAULTS.maxInodes})
+  --max-requests N            per guest: FUSE requests served at once; the rest wait in the ring (default ${DEFAULTS.maxRequests})
+  --max-queued-bytes SIZE     per guest: output queued before its frames stop being read; a guest
+                              that leaves it unread 30 s, or 4x it, is disconnected (default ${DEFAULTS.maxQueuedBytes}, at least 64K)
 
 Sizes take K, M, G suffixes (powers of 1024). Exit status: 0 after SIGINT or
 SIGTERM; 2 when the command line cannot work (a bad option, or a directory,
@@ -105,6 +130,12 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
         'token-file': { type: 'string' },
         readonly: { type: 'boolean' },
         version: { type: 'boolean' },
+        'fuse-mount': { type: 'string' },
+        'max-guests': { type: 'string' },
+        'max-open-files': { type: 'string' },
+        'max-inodes': { type: 'string' },
+        'max-requests': { type: 'string' },
+        'max-queued-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -115,6 +146,9 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   const v = parsed.values;
   if (v.help || v.version) return undefined;
   if (!v['shared-dir'] && !v['socket-path']) throw new UsageError('--shared-dir DIR is required');
+  if (v['fuse-mount'] !== undefined && (v.backend ?? DEFAULTS.backend) !== 'passthrough') {
+    throw new UsageError('--fuse-mount serves the passthrough: it does not go with --backend vhost-user');
+  }
 
   const queueSize = positiveInt('queue-size', v['queue-size'] ?? String(DEFAULTS.queueSize));
   if ((queueSize & (queueSize - 1)) !== 0 || queueSize > 32768) {
@@ -147,6 +181,8 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   }
   const memory = size('memory', v.memory ?? DEFAULTS.memory);
   if (memory < 1024 * 1024) throw new UsageError('--memory: at least 1M');
+  const maxQueuedBytes = size('max-queued-bytes', v['max-queued-bytes'] ?? DEFAULTS.maxQueuedBytes);
+  if (maxQueuedBytes < 64 * 1024) throw new UsageError('--max-queued-bytes: at least 64K');
 
   return {
     sharedDir: v['shared-dir'] ?? '',
@@ -163,6 +199,12 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
     virtiofsd: v.virtiofsd ?? DEFAULTS.virtiofsd,
     virtiofsdArgs: v['virtiofsd-arg'] ?? [],
     socketPath: v['socket-path'],
+    fuseMount: v['fuse-mount'],
+    maxGuests: positiveInt('max-guests', v['max-guests'] ?? String(DEFAULTS.maxGuests)),
+    maxOpenFiles: positiveInt('max-open-files', v['max-open-files'] ?? String(DEFAULTS.maxOpenFiles)),
+    maxInodes: positiveInt('max-inodes', v['max-inodes'] ?? String(DEFAULTS.maxInodes)),
+    maxRequests: positiveInt('max-requests', v['max-requests'] ?? String(DEFAULTS.maxRequests)),
+    maxQueuedBytes,
   };
 }
 

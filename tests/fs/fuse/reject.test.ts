@@ -62,10 +62,12 @@ t('names: no NUL, empty, too long, with a slash, trailing bytes', () => {
   rejects(F.decodeRequest(raw(F.FUSE_LOOKUP, nm('abc'))), Errno.EINVAL, /without its NUL/);
   rejects(F.decodeRequest(raw(F.FUSE_LOOKUP, new Uint8Array(0))), Errno.EINVAL, /without its NUL/);
   rejects(F.decodeRequest(raw(F.FUSE_UNLINK, new Uint8Array([0]))), Errno.EINVAL, /empty/);
-  const long = new Uint8Array(1026).fill(0x61); long[1025] = 0;
-  rejects(F.decodeRequest(raw(F.FUSE_LOOKUP, long)), Errno.EINVAL, /longer than 1024/);
-  const max = new Uint8Array(1025).fill(0x61); max[1024] = 0;
-  assert.ok(F.decodeRequest(raw(F.FUSE_LOOKUP, max)).ok, 'a 1024-byte name is fine');
+  // Linux sends request names up to PATH_MAX - 1 and lets the server say
+  // ENAMETOOLONG; the codec refuses only what no kernel sends.
+  const long = new Uint8Array(4097).fill(0x61); long[4096] = 0;
+  rejects(F.decodeRequest(raw(F.FUSE_LOOKUP, long)), Errno.EINVAL, /longer than 4095/);
+  const max = new Uint8Array(4096).fill(0x61); max[4095] = 0;
+  assert.ok(F.decodeRequest(raw(F.FUSE_LOOKUP, max)).ok, 'a 4095-byte name decodes (the server answers ENAMETOOLONG)');
   rejects(F.decodeRequest(raw(F.FUSE_RMDIR, new Uint8Array([0x61, 0x2f, 0x62, 0]))), Errno.EINVAL, /'\/'/);
   rejects(F.decodeRequest(raw(F.FUSE_LOOKUP, new Uint8Array([0x61, 0, 0x62]))), Errno.EINVAL, /after the last name/);
   // RENAME needs two names; the second one lacks its NUL.
@@ -198,7 +200,7 @@ t('encoders refuse what cannot go on the wire', () => {
     assert.unreachable('did not throw');
   };
   throwsErrno(() => F.encodeRequest({ opcode: F.FUSE_LOOKUP, ...hdr, body: { name: new Uint8Array(0) } }), Errno.EINVAL);
-  throwsErrno(() => F.encodeRequest({ opcode: F.FUSE_LOOKUP, ...hdr, body: { name: new Uint8Array(1025).fill(97) } }), Errno.ENAMETOOLONG);
+  throwsErrno(() => F.encodeRequest({ opcode: F.FUSE_LOOKUP, ...hdr, body: { name: new Uint8Array(4096).fill(97) } }), Errno.ENAMETOOLONG);
   throwsErrno(() => F.encodeRequest({ opcode: F.FUSE_MKDIR, ...hdr, body: { mode: 0, umask: 0, name: nm('a/b') } }), Errno.EINVAL);
   throwsErrno(() => F.encodeRequest({ opcode: F.FUSE_STATFS, ...hdr, body: null, ext: new Uint8Array(5) }), Errno.EINVAL);
   throwsErrno(() => F.encodeReply(F.FUSE_UNLINK, 1n, 0), Errno.EINVAL);

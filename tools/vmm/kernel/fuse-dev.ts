@@ -7,7 +7,7 @@
 // enough of them deadlock every other pool user); replies are written from
 // the main thread, which never blocks on /dev/fuse.
 
-import { spawnSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
@@ -61,8 +61,25 @@ export function isMounted(mountpoint: string): boolean {
   return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === escaped);
 }
 
+/**
+ * A watcher that unmounts `mountpoint` when this process is gone however it
+ * went (SIGKILL included): it waits on a pipe whose only writer is us, and
+ * its read ends when we do. Its own process group keeps a terminal's
+ * Ctrl-C from reaching it.
+ */
+function unmountWatcher(mountpoint: string): ChildProcess {
+  const child = spawn('/bin/sh', ['-c', 'read _ ; exec umount -l -- "$0" 2>/dev/null', mountpoint], {
+    stdio: ['pipe', 'ignore', 'ignore'], detached: true,
+  });
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void }).unref?.();
+  child.on('error', () => undefined);
+  return child;
+}
+
 export class KernelFuseMount {
   private readonly reader: Worker;
+  private readonly watcher: ChildProcess;
   private stopped = false;
   private readonly ended: Promise<void>;
   private readonly inflight = new Set<Promise<void>>();
@@ -70,7 +87,9 @@ export class KernelFuseMount {
   private constructor(private readonly fd: number, private readonly opts: KernelMountOptions, handler: KernelFuseHandler) {
     // The kernel refuses reads shorter than a WRITE request of max_write.
     const size = Math.max(8192, opts.maxWrite + 4096);
+    this.watcher = unmountWatcher(opts.mountpoint);
     this.reader = new Worker(READER, { eval: true, workerData: { fd, size } });
+    this.reader.unref();
     this.ended = new Promise<void>((resolve) => {
       this.reader.on('message', (m: { bytes?: ArrayBuffer; n?: number; end?: string }) => {
         if (m.end !== undefined) {
@@ -126,5 +145,6 @@ export class KernelFuseMount {
     await this.reader.terminate();
     await Promise.all([...this.inflight]);
     try { fs.closeSync(this.fd); } catch { /* closed */ }
+    this.watcher.stdin?.destroy(); // the watcher's umount now finds nothing mounted
   }
 }

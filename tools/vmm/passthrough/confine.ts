@@ -24,11 +24,16 @@ const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
 const SLASH = Buffer.from('/');
 
-/** Why a LOOKUP name is refused (errno), or 0. The codec already refused
- *  empty names, '/' and NUL; '.' and '..' are refused here (EINVAL) since
- *  the share offers no FUSE_EXPORT_SUPPORT and Linux never sends them. */
+/** Longest name a host filesystem takes (NAME_MAX). */
+export const HOST_NAME_MAX = 255;
+
+/** Why a name in a request is refused (errno), or 0. The codec already
+ *  refused empty names, '/' and NUL; over 255 bytes is ENAMETOOLONG, as the
+ *  host would answer; '.' and '..' are refused (EINVAL) since the share
+ *  offers no FUSE_EXPORT_SUPPORT and Linux never sends them. */
 export function lookupNameErrno(name: Uint8Array): number {
   if (name.length === 0 || name.indexOf(0) >= 0 || name.indexOf(0x2f) >= 0) return Errno.EINVAL;
+  if (name.length > HOST_NAME_MAX) return Errno.ENAMETOOLONG;
   if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) {
     return Errno.EINVAL;
   }

@@ -51,6 +51,11 @@ export async function getattr(s: PassthroughState, ctx: FuseContext, body: Getat
     try {
       st = await s.lstatChecked(dir, i);
       dax = await s.daxFor(st, dir, i.name);
+    } catch (e) {
+      // Unlinked (or renamed by the host) while open: its open file still names it.
+      const open = s.handles.anyFileOf(i);
+      if (open === undefined) throw e;
+      st = await s.host.fstat(i.dev, open.fd);
     } finally {
       dir.release();
     }

@@ -2,6 +2,7 @@
 // directory snapshots. An fh the table does not hold is EBADF.
 
 import type { DirFd } from './dir-cache';
+import type { Listed as DirEntryName } from './host';
 import type { Inode } from './inodes';
 
 export interface FileFh {
@@ -13,11 +14,7 @@ export interface FileFh {
   writable: boolean;
 }
 
-export interface DirEntryName {
-  name: Buffer;
-  /** DT_* from the listing. */
-  type: number;
-}
+export type { DirEntryName };
 
 export interface DirFh {
   kind: 'dir';
@@ -50,6 +47,12 @@ export class HandleTable {
     const h = this.map.get(fh);
     if (h !== undefined) this.map.delete(fh);
     return h;
+  }
+
+  /** An open file of inode i, if any (GETATTR of an unlinked open file). */
+  anyFileOf(i: Inode): FileFh | undefined {
+    for (const h of this.map.values()) if (h.kind === 'file' && h.inode === i) return h;
+    return undefined;
   }
 
   get size(): number {

@@ -110,6 +110,35 @@ export class InodeTable {
     return complaint;
   }
 
+  /** The held inode of a host (dev, ino), if any. */
+  byHost(dev: bigint, ino: bigint): Inode | undefined {
+    return this.byKey.get(key(dev, ino));
+  }
+
+  /**
+   * A rename moved `moved` (an inode held here) to `name` in `parent`: it
+   * is reached by its new path from now on, and when it is a directory so
+   * is everything below it (their paths and their parents' paths start with
+   * its old path). O(inodes held), as renames are rare next to lookups.
+   */
+  moved(moved: Inode, parent: Inode, name: Buffer, path: Buffer): void {
+    const old = moved.path;
+    moved.path = path;
+    moved.name = name;
+    moved.parent = { nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino };
+    if (!isDir(moved.mode)) return;
+    const prefix = Buffer.concat([old, Buffer.from('/')]);
+    const swap = (p: Buffer): Buffer => Buffer.concat([path, p.subarray(old.length)]);
+    for (const i of this.byId.values()) {
+      if (i === moved) continue;
+      if (i.path.subarray(0, prefix.length).equals(prefix)) i.path = swap(i.path);
+      const pp = i.parent;
+      if (pp && (pp.path.equals(old) || pp.path.subarray(0, prefix.length).equals(prefix))) {
+        i.parent = { ...pp, path: swap(pp.path) };
+      }
+    }
+  }
+
   /** DESTROY: every inode but the root goes. */
   clear(): void {
     this.byId.clear();

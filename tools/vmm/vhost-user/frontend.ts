@@ -50,7 +50,9 @@ export class VhostUserFrontend {
     let conn: VhostUserConnection | undefined;
     let fe: VhostUserFrontend | undefined;
     try {
-      conn = daemon ? await connectWhenListening(daemon, timeoutMs) : await VhostUserConnection.connect(o.socketPath!, timeoutMs);
+      // The daemon's socket file exists before it listens: retry refusals.
+      conn = await VhostUserConnection.connectRetrying(o.socketPath ?? daemon!.socketPath, timeoutMs,
+        () => (daemon?.status !== undefined ? `virtiofsd ended (${daemon.status})` : undefined), timeoutMs);
       const dir = daemon ? daemon.dir : fs.mkdtempSync(path.join(os.tmpdir(), 'vhost-user-'));
       fe = new VhostUserFrontend(conn, daemon, dir);
       fe.watch();
@@ -155,20 +157,5 @@ export class VhostUserFrontend {
     const ls = this.lostListeners;
     this.lostListeners = [];
     for (const f of ls) f(reason);
-  }
-}
-
-/** virtiofsd's socket file appears at bind(), a moment before listen(): a
- *  connect refused in between is not the daemon's answer yet, so it is tried
- *  again while the daemon runs. No session is taken: none was accepted. */
-async function connectWhenListening(daemon: VirtiofsdProcess, timeoutMs: number): Promise<VhostUserConnection> {
-  const limit = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await VhostUserConnection.connect(daemon.socketPath, timeoutMs);
-    } catch (e) {
-      if (!(e instanceof VhostUserError) || !/ECONNREFUSED/.test(e.message) || Date.now() > limit) throw e;
-      if (await within(daemon.whenExited, 10) !== undefined) throw e;
-    }
   }
 }
