@@ -25,7 +25,7 @@ function start(args: string[] = [], onOut?: (out: string, kill: (s: NodeJS.Signa
     });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`start did not finish in 120 s\n${out}\n${err}`)); }, 120000);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`start did not finish in 300 s\n${out}\n${err}`)); }, 300_000); // a hung run, on a loaded 2-CPU machine
     // The signal goes to the whole group, as a terminal's Ctrl-C does.
     child.stdout.on('data', (d) => { out += d; onOut?.(out, (s) => process.kill(-child.pid!, s), child.stdout); });
     child.stderr.on('data', (d) => { err += d; });
