@@ -17,7 +17,8 @@ interface Run { code: number | null; stdout: string; stderr: string }
 function harness(args: string[], limitMs: number): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register', MAIN, 'harness', ...args], {
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'],
+      // Every progress status printed (off a terminal they come every few seconds otherwise).
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', VIRTIOFS_PROGRESS_INTERVAL_MS: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';

@@ -3,8 +3,11 @@
 // and the real virtiofsd (vhost-user). `virtiofs harness ARGS`,
 // `npm run harness -- ARGS`, or this file run directly.
 
-import { UsageError } from '../common/usage';
 import { parseArgs } from 'node:util';
+import { usageFromParseArgs } from '../common/errors';
+import { ProgressPrinter } from '../common/progress';
+import { UsageError } from '../common/usage';
+import { versionLine } from '../common/version';
 import type { BackendKind } from '../vmm/options';
 import { formatJson, formatTable } from './report';
 import { runHarness, type HarnessOptions } from './run';
@@ -26,10 +29,12 @@ mismatch, 2 on a usage error.
   --cache-size SIZE      DAX window of the device models started here (default 16M)
   --memory SIZE          their guest RAM (default 256M)
   --virtiofsd PATH       with vhost-user: the daemon to start (default /usr/lib/qemu/virtiofsd)
-  --virtiofsd-arg ARG    with vhost-user: one more argument for the daemon (repeatable)
+  --virtiofsd-arg=ARG    with vhost-user: one more argument for the daemon (repeatable;
+                         write the = when ARG starts with a dash: --virtiofsd-arg=-o)
   --json                 the report as JSON on stdout instead of the table
-  --quiet                no progress on stderr
-  --help                 this text`;
+  --quiet                no progress on stderr (on a terminal one line in place, else a line every few seconds)
+  --version              the version
+  -h, --help             this text`;
 
 /** The harness's usage errors are the common kind. */
 export { UsageError as HarnessUsageError };
@@ -45,12 +50,14 @@ export function parseHarnessArgs(argv: string[]): (Omit<HarnessOptions, 'progres
         'shared-dir': { type: 'string' }, dax: { type: 'string' }, 'cache-size': { type: 'string' },
         memory: { type: 'string' }, virtiofsd: { type: 'string' }, 'virtiofsd-arg': { type: 'string', multiple: true },
         json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
     }).values;
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const u = usageFromParseArgs(err);
+    throw u instanceof UsageError ? u : new UsageError((err as Error).message);
   }
-  if (v.help) return undefined;
+  if (v.help || v.version) return undefined;
   const backend = v.backend ?? 'both';
   const backends: BackendKind[] = backend === 'both' ? ['passthrough', 'vhost-user']
     : backend === 'passthrough' || backend === 'vhost-user' ? [backend] : [];
@@ -72,19 +79,23 @@ export function parseHarnessArgs(argv: string[]): (Omit<HarnessOptions, 'progres
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--version') && !argv.includes('--help') && !argv.includes('-h')) {
+    process.stdout.write(`${versionLine('virtiofs harness')}\n`);
+    return 0;
+  }
   let opts;
   try {
     opts = parseHarnessArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) { process.stderr.write(`virtiofs harness: ${err.message}\n\n${USAGE}\n`); return 2; }
+    if (err instanceof UsageError) { process.stderr.write(`virtiofs harness: ${err.message} (virtiofs harness --help lists the options)\n`); return 2; }
     throw err;
   }
   if (!opts) { process.stdout.write(`${USAGE}\n`); return 0; }
   const t0 = Date.now();
-  const progress = opts.quiet ? () => {} : (m: string) => {
-    process.stderr.write(`harness ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s: ${m}\n`);
-  };
+  const printer = new ProgressPrinter(process.stderr, { enabled: !opts.quiet });
+  const progress = (m: string) => printer.update(`harness ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s: ${m}`);
   const report = await runHarness({ ...opts, progress });
+  printer.clear();
   process.stdout.write(opts.json ? formatJson(report) : formatTable(report));
   return report.ok ? 0 : 1;
 }
