@@ -183,6 +183,7 @@ export async function runChecks(ctx: CheckContext): Promise<CheckResult[]> {
         mm.push({ path: g(dir), field: 'readdir', host: 'ok', guest: outcome(err) });
       }
       const byName = new Map(guestEntries.map((e) => [e.name, e]));
+      const parentDev = fs.lstatSync(path.join(root, dir), { bigint: true }).dev;
       for (const name of hostNames) {
         const rel = dir ? `${dir}/${name}` : name;
         const st = fs.lstatSync(path.join(root, rel), { bigint: true });
@@ -191,7 +192,9 @@ export async function runChecks(ctx: CheckContext): Promise<CheckResult[]> {
         if (e) {
           const dt = (Number(st.mode) & S_IFMT) >>> 12;
           if (e.type !== dt) mm.push({ path: g(rel), field: 'd_type', host: String(dt), guest: String(e.type) });
-          if (inoComparable && e.ino !== st.ino) mm.push({ path: g(rel), field: 'd_ino', host: String(st.ino), guest: String(e.ino) });
+          // A mount point's d_ino is the covered directory's, which no lstat shows.
+          const mountPoint = st.isDirectory() && st.dev !== parentDev;
+          if (inoComparable && !mountPoint && e.ino !== st.ino) mm.push({ path: g(rel), field: 'd_ino', host: String(st.ino), guest: String(e.ino) });
         }
         if (st.isDirectory()) queue.push(rel);
       }
