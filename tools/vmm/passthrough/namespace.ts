@@ -10,6 +10,7 @@
 
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
 import { Errno, ErrnoError } from '../../../core/errno';
 import * as K from '../../../fs/fuse';
 import { CreateIn, CreateOut, EntryOut, LinkIn, MkdirIn, MknodIn, NameIn, Rename2In, RenameIn, SymlinkIn } from '../../../fs/fuse';
@@ -20,6 +21,8 @@ import type { DirFd } from './dir-cache';
 import { S_IFDIR, S_IFMT, S_IFREG, isDir, statToAttr } from './host-attrs';
 import type { Inode } from './inodes';
 import { PassthroughState } from './state';
+
+const openAsync = promisify(fs.open);
 
 const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW, O_NONBLOCK, O_APPEND, O_TRUNC, O_SYNC, O_DSYNC } = fs.constants;
 const O_ACCMODE = 3;
@@ -153,7 +156,9 @@ export async function create(s: PassthroughState, ctx: FuseContext, body: Create
     const flags = body.flags;
     const acc = flags & O_ACCMODE;
     const host = acc | (flags & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC)) | O_NOFOLLOW | O_NONBLOCK;
-    const open = (f: number) => s.host.call(p.dev, () => fs.openSync(path, f, 0o600), () => fs.promises.open(path, f, 0o600).then((h) => h.fd));
+    // A plain fd by callback: a FileHandle's fd taken out of it is closed
+    // again when the handle is collected (a reused number, or EBADF and exit).
+    const open = (f: number) => s.host.call(p.dev, () => fs.openSync(path, f, 0o600), () => openAsync(path, f, 0o600));
     // O_EXCL first, so we know whether this call made the file: a file that
     // already stood there (the client did not ask O_EXCL) keeps its owner and mode.
     let fresh = true;
