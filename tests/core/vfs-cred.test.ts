@@ -158,4 +158,20 @@ t('device nodes are root\'s; FIFOs and sockets anyone\'s with write access', asy
   await rejects(vfs.open('/pub/sock', O_RDONLY), Errno.ENXIO);
 });
 
+t('search permission on the last directory comes first: EACCES before ENOENT, EEXIST or EINVAL (link_path_walk)', async () => {
+  const { vfs } = await writable((tr) => tr.dir('/d', 0o700, 1, 1).file('/d/f', 'f', 0o666, 1, 1).dir('/d/sub', 0o777, 1, 1).dir('/pub', 0o777, 1, 1));
+  const u = vfs.as(USER);
+  await rejects(u.unlink('/d/nope'), Errno.EACCES, 'not ENOENT: the name is not looked up');
+  await rejects(u.rmdir('/d/nope'), Errno.EACCES);
+  await rejects(u.rename('/d/nope', '/pub/x'), Errno.EACCES);
+  await rejects(u.rename('/pub', '/d/x'), Errno.EACCES, 'the target\'s directory too');
+  await rejects(u.rename('/d', '/d/g'), Errno.EACCES, 'not EINVAL');
+  await rejects(u.mkdir('/d/f'), Errno.EACCES, 'not EEXIST');
+  await rejects(u.open('/d/f', O_CREAT | O_WRONLY), Errno.EACCES);
+  await rejects(u.symlink('t', '/d/f'), Errno.EACCES);
+  await rejects(u.link('/pub', '/d/l'), Errno.EACCES);
+  await rejects(u.unlink('/d/f/'), Errno.EACCES);
+  await rejects(u.mkdir('/pub/f/x'), Errno.ENOENT, 'a searchable directory still answers ENOENT');
+});
+
 t.run();
