@@ -12,6 +12,10 @@ export interface Inode {
   readonly nodeid: bigint;
   readonly dev: bigint;
   readonly ino: bigint;
+  /** Birth time (statx btime; 0 where the filesystem has none): with
+   *  (dev, ino) the file's identity, since a freed inode number is soon
+   *  reused and Node has no generation numbers or O_PATH handles to hold. */
+  readonly btime: bigint;
   /** S_IFMT bits and permissions at the last lookup. */
   mode: number;
   /** Path relative to root, '/'-joined checked components ('' for root).
@@ -37,7 +41,7 @@ export class InodeTable {
 
   constructor(rootDev: bigint, rootIno: bigint, rootMode: number) {
     this.root = {
-      nodeid: FUSE_ROOT_ID, dev: rootDev, ino: rootIno, mode: rootMode,
+      nodeid: FUSE_ROOT_ID, dev: rootDev, ino: rootIno, btime: 0n, mode: rootMode,
       path: Buffer.alloc(0), name: Buffer.alloc(0), parent: null, nlookup: 1n,
     };
     this.insert(this.root);
@@ -62,7 +66,7 @@ export class InodeTable {
   lookedUp(parent: Inode, name: Buffer, path: Buffer, st: BigIntStats): Inode {
     const mode = Number(st.mode);
     let i = this.byKey.get(key(st.dev, st.ino));
-    if (i !== undefined && i !== this.root && (i.mode & S_IFMT) !== (mode & S_IFMT)) {
+    if (i !== undefined && i !== this.root && ((i.mode & S_IFMT) !== (mode & S_IFMT) || i.btime !== st.birthtimeNs)) {
       // A reused inode number: the old entry keeps its nodeid until
       // forgotten, but no longer answers for (dev, ino).
       this.byKey.delete(key(st.dev, st.ino));
@@ -70,7 +74,7 @@ export class InodeTable {
     }
     if (i === undefined) {
       i = {
-        nodeid: this.next++, dev: st.dev, ino: st.ino, mode, path, name,
+        nodeid: this.next++, dev: st.dev, ino: st.ino, btime: st.birthtimeNs, mode, path, name,
         parent: { nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino }, nlookup: 0n,
       };
       this.insert(i);
