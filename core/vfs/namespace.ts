@@ -98,6 +98,13 @@ export async function link(s: VfsState, ctx: OpContext, oldPath: PathLike, newPa
   try {
     await withParent(s, ctx, newPath, Errno.EEXIST, async (p) => {
       if (p.kind !== 'norm') throw err(Errno.EEXIST);
+      // filename_create comes first in do_linkat: a name that is there is
+      // EEXIST before EXDEV and protected_hardlinks' EPERM (a root caller on
+      // one mount meets neither, and the filesystem says EEXIST itself).
+      if (p.dir.mount !== vp.mount || !isRoot(ctx.cred)) {
+        const there = await lookupHere(p.dir, p.name, ctx);
+        if (there) { vrele(there); throw err(Errno.EEXIST); }
+      }
       if (p.dir.mount !== vp.mount) throw err(Errno.EXDEV);
       await mayLink(vp, ctx);
       await mayCreate(p, ctx, false);

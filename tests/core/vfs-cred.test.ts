@@ -172,6 +172,10 @@ t('search permission on the last directory comes first: EACCES before ENOENT, EE
   await rejects(u.link('/pub', '/d/l'), Errno.EACCES);
   await rejects(u.unlink('/d/f/'), Errno.EACCES);
   await rejects(u.mkdir('/pub/f/x'), Errno.ENOENT, 'a searchable directory still answers ENOENT');
+  // do_linkat: filename_create's EEXIST before may_linkat's EPERM.
+  const { vfs: v2 } = await writable((tr) => tr.dir('/pub', 0o777, 1, 1).file('/pub/theirs', 't', 0o600, 1, 1).file('/pub/there', 'x', 0o644, 1, 1));
+  await rejects(v2.as(USER).link('/pub/theirs', '/pub/there'), Errno.EEXIST, 'not EPERM');
+  await rejects(v2.as(USER).link('/pub/theirs', '/pub/new'), Errno.EPERM);
 });
 
 t.run();
