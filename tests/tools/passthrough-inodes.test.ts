@@ -53,4 +53,45 @@ t('a file removed behind the server and another made with its inode number: anot
   }
 });
 
+t('hard links: when the name in use is unlinked or renamed over, the file is reached by another of its names', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pt-inodes-'));
+  const server = new PassthroughServer({ root, daxPolicy: 'none', logger: { warn: () => undefined } });
+  const c = new PassthroughClient(server);
+  const getattr = async (id: bigint) => (await c.call(K.FUSE_GETATTR, id, { getattr_flags: 0, fh: 0n }));
+  try {
+    await c.init();
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.writeFileSync(path.join(root, 'a'), 'abc');
+    const a = (await c.call(K.FUSE_LOOKUP, 1n, { name: fuseName('a') })).body!.nodeid;
+    const d = (await c.call(K.FUSE_LOOKUP, 1n, { name: fuseName('d') })).body!.nodeid;
+    const l = await c.call(K.FUSE_LINK, d, { oldnodeid: a, newname: fuseName('b') });
+    assert.is(l.body!.nodeid, a, 'one file, one nodeid');
+    // b is the name in use now; unlinking it leaves a.
+    assert.is((await c.call(K.FUSE_UNLINK, d, { name: fuseName('b') })).errno, 0);
+    assert.is((await getattr(a)).errno, 0, 'reached by a');
+    assert.is(Number((await getattr(a)).body!.attr.nlink), 1);
+    // Again, with a rename over the name in use.
+    await c.call(K.FUSE_LINK, d, { oldnodeid: a, newname: fuseName('c') });
+    fs.writeFileSync(path.join(root, 'other'), 'x');
+    await c.call(K.FUSE_LOOKUP, 1n, { name: fuseName('other') });
+    assert.is((await c.call(K.FUSE_RENAME, 1n, { newdir: d, oldname: fuseName('other'), newname: fuseName('c') })).errno, 0);
+    assert.is((await getattr(a)).errno, 0, 'reached by a after d/c was replaced');
+    // The directory holding the name in use renamed: the reserve follows it.
+    await c.call(K.FUSE_LINK, d, { oldnodeid: a, newname: fuseName('e') });
+    assert.is((await c.call(K.FUSE_RENAME, 1n, { newdir: 1n, oldname: fuseName('d'), newname: fuseName('d2') })).errno, 0);
+    assert.is((await c.call(K.FUSE_UNLINK, 1n, { name: fuseName('a') })).errno, 0);
+    assert.is((await getattr(a)).errno, 0, 'reached by d2/e');
+    const o = await c.call(K.FUSE_OPEN, a, { flags: 0, open_flags: 0 });
+    assert.is(o.errno, 0);
+    // The last name gone: stale, as it should be.
+    const d2 = (await c.call(K.FUSE_LOOKUP, 1n, { name: fuseName('d2') })).body!.nodeid;
+    assert.is((await c.call(K.FUSE_UNLINK, d2, { name: fuseName('e') })).errno, 0);
+    await c.call(K.FUSE_RELEASE, a, { fh: o.body!.fh, flags: 0, release_flags: 0, lock_owner: 0n });
+    assert.is((await getattr(a)).errno, Errno.ESTALE);
+  } finally {
+    await server.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 t.run();
