@@ -176,6 +176,9 @@ t('search permission on the last directory comes first: EACCES before ENOENT, EE
   const { vfs: v2 } = await writable((tr) => tr.dir('/pub', 0o777, 1, 1).file('/pub/theirs', 't', 0o600, 1, 1).file('/pub/there', 'x', 0o644, 1, 1));
   await rejects(v2.as(USER).link('/pub/theirs', '/pub/there'), Errno.EEXIST, 'not EPERM');
   await rejects(v2.as(USER).link('/pub/theirs', '/pub/new'), Errno.EPERM);
+  await rejects(v2.link('/pub', '/pub/there'), Errno.EEXIST, 'a directory onto a name that is there: EEXIST first, for root too');
+  await rejects(u.mkdir(`/d/${'n'.repeat(256)}`), Errno.EACCES, 'search permission before a name too long');
+  await rejects(u.mkdir(`/pub/${'n'.repeat(256)}`), Errno.ENAMETOOLONG);
 });
 
 t.run();
