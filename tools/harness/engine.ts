@@ -180,6 +180,8 @@ export interface SequenceResult {
   mismatches: Mismatch[];
   /** The steps (1-based) with mismatches, in order. */
   failures: Array<{ step: number; mismatches: Mismatch[] }>;
+  /** Stopped at `deadline` before the last op. */
+  timedOut?: boolean;
 }
 
 export interface SequenceOptions {
@@ -192,6 +194,8 @@ export interface SequenceOptions {
   /** Compare the results alone: no trees, times or guest walks (a replay
    *  looking for a difference in an errno needs no more, and is faster). */
   resultsOnly?: boolean;
+  /** Stop before an op at this Date.now() (a shrinking budget). */
+  deadline?: number;
 }
 
 /** A fresh attempt running `ops`; its sandboxes are removed afterwards. */
@@ -206,6 +210,7 @@ export async function runSequence(env: WriteEnv, name: string, ops: readonly Op[
   };
   try {
     for (let i = 0; i < ops.length; i++) {
+      if (opts.deadline !== undefined && Date.now() >= opts.deadline) { out.timedOut = true; break; }
       const op = ops[i]!;
       const r = await a.step(op, opts.resultsOnly);
       out.lines.push({ op, host: r.host, guest: r.guest });

@@ -229,20 +229,24 @@ export async function runRandom(env: WriteEnv, tag: string, o: RandomOptions): P
 /** The smallest sequence found in time that shows f again, from its attempt's ops. */
 async function shrinkFound(env: WriteEnv, f: Found, run: ReplayLine[], o: RandomOptions, until: number, name: () => string) {
   const hits = (s: SequenceResult) => s.failures.find((x) => signatureOf(opAt(s.lines, x.mismatches[0]!), x.mismatches) === f.sig);
-  const replay = (ops: Op[], resultsOnly: boolean) => runSequence(env, name(), ops, {
-    walkEvery: o.walkEvery, resultsOnly,
+  // Every replay within the budget: one of thousands of ops must not outlast it.
+  const replay = (ops: Op[], resultsOnly: boolean, deadline = until) => runSequence(env, name(), ops, {
+    walkEvery: o.walkEvery, resultsOnly, deadline,
     stop: (mm, so) => !errnoOnly(mm) || signatureOf(opAt(so, mm[0]!), mm) === f.sig,
   });
   // A difference in an errno alone is looked for by results alone (faster).
   const fast = errnoOnly(f.mismatches);
-  const fails = async (ops: Op[]) => hits(await replay(ops, fast)) !== undefined;
+  const fails = async (ops: Op[]) => { const r = await replay(ops, fast); return !r.timedOut && hits(r) !== undefined; };
   const ops = run.map((l) => l.op);
   if (o.shrinkMs <= 0) return { how: 'not shrunk (no time given)', lines: run, mismatches: f.mismatches };
-  if (!await fails(ops)) return { how: 'not seen again when replayed in a fresh sandbox (not shrunk)', lines: run, mismatches: f.mismatches };
+  const first = await replay(ops, fast);
+  if (first.timedOut) return { how: 'not shrunk: replaying it took longer than the time given (--shrink-seconds)', lines: run, mismatches: f.mismatches };
+  if (!hits(first)) return { how: 'not seen again when replayed in a fresh sandbox (not shrunk)', lines: run, mismatches: f.mismatches };
   const budget = { until, probes: 0 };
   const small = await shrink(ops, fails, budget);
   // The reproduction as a full comparison sees it: results, trees, times.
-  const full = await replay(small, false);
+  // The last replay may take as long again as the budget allowed the shrinking.
+  const full = await replay(small, false, Date.now() + Math.max(60_000, o.shrinkMs));
   const hit = hits(full);
   if (!hit) return { how: `shrunk to ${small.length} ops in ${budget.probes} replays, but a full comparison of them stops at another difference first`, lines: full.lines, mismatches: full.mismatches };
   const earlier = full.failures.filter((x) => x.step < hit.step).length;
