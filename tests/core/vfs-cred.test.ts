@@ -181,4 +181,15 @@ t('search permission on the last directory comes first: EACCES before ENOENT, EE
   await rejects(u.mkdir(`/pub/${'n'.repeat(256)}`), Errno.ENAMETOOLONG);
 });
 
+t('truncate by a non-root caller clears set-uid, and set-gid with group execute (do_truncate); root keeps them', async () => {
+  const { vfs, tree } = await writable((tr) => tr.dir('/pub', 0o777).file('/pub/s', 'abc', 0o6775, 1000, 1000).file('/pub/g', 'abc', 0o2764, 1000, 1000).file('/pub/r', 'abc', 0o6775, 1000, 1000));
+  const u = vfs.as(USER);
+  await u.truncate('/pub/s', 1);
+  assert.equal([tree.get('/pub/s')!.mode & 0o7777, (await vfs.stat('/pub/s')).size], [0o775, 1]);
+  await u.truncate('/pub/g', 1);
+  assert.is(tree.get('/pub/g')!.mode & 0o7777, 0o2764, 'set-gid without group execute stays (mandatory locking bit)');
+  await vfs.truncate('/pub/r', 1);
+  assert.is(tree.get('/pub/r')!.mode & 0o7777, 0o6775, 'root: CAP_FSETID');
+});
+
 t.run();
