@@ -1,8 +1,9 @@
 // Guest memory in a shared-memory file, as QEMU's
 // memory-backend-memfd,share=on: the device model, the guest process and a
-// vhost-user backend (virtiofsd mmaps it) all see the same bytes. Node has
-// no mmap, so accesses are positioned reads and writes on the fd; there is
-// no live `bytes` view and GuestMemory takes its copying path.
+// vhost-user backend (virtiofsd mmaps it) all see the same bytes. Accesses
+// are positioned reads and writes on the fd; there is no live `bytes` view
+// and GuestMemory takes its copying path. This is the fallback: a sealed
+// memfd is mapped instead when the addon is built (ram.node.ts).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -51,14 +52,19 @@ export class ShmFileBacking implements MemoryBacking {
   static open(file: string): ShmFileBacking {
     const fd = fs.openSync(file, fs.constants.O_RDWR);
     try {
-      const st = fs.fstatSync(fd);
-      if (!st.isFile()) throw new Error(`shm file ${file}: not a regular file`);
-      if (st.size <= 0 || !Number.isSafeInteger(st.size)) throw new Error(`shm file ${file}: bad size ${st.size}`);
-      return new ShmFileBacking(file, fd, st.size);
+      return ShmFileBacking.fromFd(fd, file);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
     }
+  }
+
+  /** Adopt an open read-write fd (closed by close(), not on a throw); `file` names it. */
+  static fromFd(fd: number, file: string): ShmFileBacking {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(`shm file ${file}: not a regular file`);
+    if (st.size <= 0 || !Number.isSafeInteger(st.size)) throw new Error(`shm file ${file}: bad size ${st.size}`);
+    return new ShmFileBacking(file, fd, st.size);
   }
 
   get fd(): number {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run build`: esbuild bundles each program (tools/<name>/main.ts) into
-// dist/<program>.js, one self-contained file for Node 20.
+// dist/<program>.js, one self-contained file for Node 20, after building the
+// native addons (tools/addons.js).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -13,7 +14,7 @@ const programs = [
 ];
 
 async function main() {
-  require('./native/build.js');
+  require('./addons.js').buildAddons(); // not fatal: each addon has a fallback
   const present = programs.filter((p) => fs.existsSync(path.join(root, p.entry)));
   if (present.length === 0) throw new Error('no program entry points found under tools/');
   for (const p of present) {

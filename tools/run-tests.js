@@ -49,6 +49,17 @@ function testFiles(d) {
   return out;
 }
 
+// Each file runs in a process group of its own: when the runner is stopped
+// (Ctrl-C, a timeout's SIGTERM), every group still running goes with it.
+const live = new Set();
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    for (const pid of live) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+    process.stdout.write(`\ntests: stopped by ${sig}\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  });
+}
+
 const env = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', NO_COLOR: '1' };
 delete env.FORCE_COLOR;
 
@@ -59,6 +70,7 @@ function runFile(file) {
     const child = spawn(bin('uvu'), ['-r', 'ts-node/register', path.dirname(file), `^${escape(path.basename(file))}$`], {
       cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
+    live.add(child.pid);
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
@@ -69,6 +81,7 @@ function runFile(file) {
     }, FILE_LIMIT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      live.delete(child.pid);
       const num = (label) => {
         const m = out.match(new RegExp(`${label}:\\s+(\\d+)`));
         return m ? Number(m[1]) : undefined;

@@ -10,95 +10,36 @@
 
 import { Errno, ErrnoError } from '../../core/errno';
 import { U32_MAX } from '../../core/bits';
-import { Log, consoleLog } from '../../core/log';
+import type { Log } from '../../core/log';
 import type { GuestMemory } from '../../core/memory';
 import type { MmioTransport } from '../transport';
 import { MmioDriver } from '../virtio-mmio/driver';
 import { VIRTIO_MMIO_INT_CONFIG } from '../virtio-mmio/registers';
-import {
-  VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, feature, hasFeature,
-} from '../virtio/features';
-import { VIRTIO_ID_FS, VIRTIO_QUEUE_MAX, VIRTQUEUE_MAX_SIZE } from '../virtio/ids';
+import { VIRTIO_RING_F_INDIRECT_DESC, hasFeature } from '../virtio/features';
+import { VIRTIO_ID_FS } from '../virtio/ids';
 import {
   VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_STATUS_DRIVER,
   VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_FAILED, describeStatus,
 } from '../virtio/status';
-import { DriverQueue, Iovec, RingAllocator, VirtqueueError, alignUp, virtqLayout } from '../virtqueue';
+import { Iovec, RingAllocator, VirtqueueError, alignUp } from '../virtqueue';
 import {
-  VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES, VIRTIO_FS_CONFIG_TAG, VIRTIO_FS_FIRST_REQUEST_QUEUE,
-  VIRTIO_FS_HIPRIO_QUEUE, VIRTIO_FS_SHMCAP_ID_CACHE, VIRTIO_FS_TAG_SIZE, decodeTag,
+  VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES, VIRTIO_FS_CONFIG_TAG,
+  VIRTIO_FS_SHMCAP_ID_CACHE, VIRTIO_FS_TAG_SIZE, decodeTag,
 } from './config';
 import type { SharedMemoryRegion } from '../virtio/shm';
-import { Fifo } from './fifo';
+import { BusyPoller, type BusyPollStats } from './busy-poll';
+import { pickQueue, setupQueues, type FsQueue, type Pending } from './fs-queue';
+import {
+  VirtioFsProbeError, resolveOptions, type NegotiatedInit, type RequestOptions, type VirtioFsDriverOptions,
+} from './options';
 
-/** The features this driver can use; it accepts the offered subset. */
-export const VIRTIO_FS_DRIVER_FEATURES =
-  feature(VIRTIO_F_VERSION_1) | feature(VIRTIO_RING_F_EVENT_IDX) | feature(VIRTIO_RING_F_INDIRECT_DESC);
+export {
+  VIRTIO_FS_DRIVER_FEATURES, VirtioFsProbeError,
+  type NegotiatedInit, type RequestOptions, type VirtioFsDriverOptions,
+} from './options';
 
-export interface VirtioFsDriverOptions {
-  /** Request queues wanted (the device may offer fewer); default min(offered, 8). */
-  requestQueues?: number;
-  /** Queue size wanted (capped by each QueueNumMax); default 1024. */
-  queueSize?: number;
-  /** Features wanted among VIRTIO_FS_DRIVER_FEATURES; VERSION_1 is always taken. */
-  features?: bigint;
-  logger?: Log;
-}
-
-export interface RequestOptions {
-  /** Send on the hiprio queue (FORGET, BATCH_FORGET, INTERRUPT). */
-  hiprio?: boolean;
-  /** The virtqueue to use: 0 hiprio, 1..requestQueues; default round-robin. */
-  queue?: number;
-}
-
-/** What the FUSE session over the device negotiated in FUSE_INIT, as far as
- *  the driver reports it. The session owns it: the driver holds the record
- *  it is given, never a copy of a field. */
-export interface NegotiatedInit {
-  /** log2 of the map alignment in force for SETUPMAPPING. */
-  readonly mapAlignment: number;
-}
-
-export class VirtioFsProbeError extends Error {
-  constructor(message: string) {
-    super(`virtio-fs probe: ${message}`);
-    this.name = 'VirtioFsProbeError';
-  }
-}
-
-const DEFAULT_REQUEST_QUEUES = 8;
-const DEFAULT_QUEUE_SIZE = 1024;
-const RING_ALIGN = 4096;
 const BUF_ALIGN = 8;
 const EMPTY = new Uint8Array(0);
-
-interface Pending {
-  /** The request; dropped once copied into guest memory. */
-  bytes: Uint8Array;
-  capacity: number;
-  /** The guest buffer (request, then reply at replyAt), -1 before it has one. */
-  buf: number;
-  replyAt: number;
-  resolve(reply: Uint8Array): void;
-  reject(e: Error): void;
-}
-
-interface FsQueue {
-  readonly index: number;
-  readonly dq: DriverQueue<Pending>;
-  readonly ring: number;
-  readonly waiting: Fifo<Pending>;
-  kickScheduled: boolean;
-  /** Its used ring went bad: every request on it failed; it takes no more. */
-  broken: boolean;
-}
-
-function floorPow2(n: number): number {
-  let p = 1;
-  while (p * 2 <= n) p *= 2;
-  return p;
-}
 
 export class VirtioFsDriver {
   readonly mmio: MmioDriver;
@@ -123,11 +64,13 @@ export class VirtioFsDriver {
   /** Requests not settled yet (waiting ones included), and those of them in the rings. */
   private unsettled = 0;
   private issued = 0;
+  private readonly poller: BusyPoller | undefined;
 
   private constructor(mmio: MmioDriver, private readonly memory: GuestMemory,
                       private readonly allocator: RingAllocator, init: {
                         features: bigint; tag: string; numRequestQueues: number;
                         queues: FsQueue[]; dax: SharedMemoryRegion | undefined; log: (m: string) => void;
+                        poller: BusyPoller | undefined;
                       }) {
     this.mmio = mmio;
     this.features = init.features;
@@ -137,6 +80,7 @@ export class VirtioFsDriver {
     this.requestQueues = init.queues.length - 1;
     this.dax = init.dax;
     this.log = init.log;
+    this.poller = init.poller;
     this.indirect = hasFeature(init.features, VIRTIO_RING_F_INDIRECT_DESC);
   }
 
@@ -148,15 +92,7 @@ export class VirtioFsDriver {
    */
   static async probe(transport: MmioTransport, memory: GuestMemory, allocator: RingAllocator,
                      options: VirtioFsDriverOptions = {}): Promise<VirtioFsDriver> {
-    const log = options.logger ?? consoleLog;
-    const wantedQueues = options.requestQueues ?? DEFAULT_REQUEST_QUEUES;
-    const wantedSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
-    if (!Number.isInteger(wantedQueues) || wantedQueues < 1 || wantedQueues > VIRTIO_QUEUE_MAX - 1) {
-      throw new VirtioFsProbeError(`bad requestQueues ${wantedQueues}`);
-    }
-    if (!Number.isInteger(wantedSize) || wantedSize < 1 || wantedSize > VIRTQUEUE_MAX_SIZE) {
-      throw new VirtioFsProbeError(`bad queueSize ${wantedSize}`);
-    }
+    const { requestQueues, queueSize, features: wanted, log, busyPollUs, busyPollAdaptive } = resolveOptions(options);
     const mmio = new MmioDriver(transport);
     await mmio.probe(VIRTIO_ID_FS);
     await mmio.reset();
@@ -164,44 +100,22 @@ export class VirtioFsDriver {
     try {
       mmio.setStatus(VIRTIO_STATUS_ACKNOWLEDGE);
       mmio.setStatus(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-      const wanted = (options.features ?? VIRTIO_FS_DRIVER_FEATURES) & VIRTIO_FS_DRIVER_FEATURES;
       const features = await mmio.negotiate(wanted);
 
       const tag = decodeTag(await mmio.readConfigBytes(VIRTIO_FS_CONFIG_TAG, VIRTIO_FS_TAG_SIZE));
       const numRequestQueues = await mmio.readConfig32(VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES);
       if (numRequestQueues < 1) throw new VirtioFsProbeError('the device offers no request queue');
 
-      const eventIdx = hasFeature(features, VIRTIO_RING_F_EVENT_IDX);
-      const indirect = hasFeature(features, VIRTIO_RING_F_INDIRECT_DESC);
-      const queues: FsQueue[] = [];
-      const count = 1 + Math.min(numRequestQueues, wantedQueues);
-      for (let index = 0; index < count; index++) {
-        const max = await mmio.queueNumMax(index);
-        if (max === 0) {
-          if (index <= VIRTIO_FS_HIPRIO_QUEUE) throw new VirtioFsProbeError('no hiprio queue');
-          if (index === VIRTIO_FS_FIRST_REQUEST_QUEUE) throw new VirtioFsProbeError('no request queue');
-          log(`virtio-fs: device reports ${numRequestQueues} request queues but queue ${index} is absent`);
-          break;
-        }
-        const size = floorPow2(Math.min(max, wantedSize));
-        const layout = virtqLayout(size);
-        const ring = allocator.alloc(layout.totalSize, RING_ALIGN);
-        rings.push(ring);
-        const dq = new DriverQueue<Pending>(memory, {
-          size, desc: ring + layout.descOffset, avail: ring + layout.availOffset, used: ring + layout.usedOffset,
-          eventIdx, indirect,
-        }, allocator);
-        await mmio.setupQueue(index, {
-          num: size, desc: ring + layout.descOffset, driver: ring + layout.availOffset, device: ring + layout.usedOffset,
-        });
-        queues.push({ index, dq, ring, waiting: new Fifo<Pending>(), kickScheduled: false, broken: false });
-      }
+      const queues = await setupQueues(mmio, memory, allocator, {
+        features, numRequestQueues, requestQueues, queueSize, log,
+      }, rings);
 
       const dax = await mmio.sharedMemoryRegion(VIRTIO_FS_SHMCAP_ID_CACHE);
       if (dax && (dax.len === 0 || !Number.isSafeInteger(dax.base + dax.len))) {
         throw new VirtioFsProbeError(`bad cache window base 0x${dax.base.toString(16)} len ${dax.len}`);
       }
-      const drv = new VirtioFsDriver(mmio, memory, allocator, { features, tag, numRequestQueues, queues, dax, log });
+      const poller = busyPollUs > 0 && transport.concurrent ? new BusyPoller(busyPollUs, busyPollAdaptive) : undefined;
+      const drv = new VirtioFsDriver(mmio, memory, allocator, { features, tag, numRequestQueues, queues, dax, log, poller });
       // A transport that delivers InterruptStatus with each interrupt (the
       // wire's INTERRUPT frame) spares a register round trip per interrupt.
       transport.onInterrupt((status) => drv.interrupt(status ?? -1));
@@ -227,6 +141,9 @@ export class VirtioFsDriver {
   /** log2 of the map alignment FUSE_INIT negotiated, as OSv's
    *  get_map_alignment(); undefined before FUSE_INIT and after FUSE_DESTROY. */
   getMapAlignment(): number | undefined { return this.init?.mapAlignment; }
+
+  /** What busy-polling did (undefined when it is off). */
+  get busyPoll(): Readonly<BusyPollStats> | undefined { return this.poller?.stats; }
 
   /** The filesystem hands over what FUSE_INIT negotiated (undefined once it
    *  sent FUSE_DESTROY). OSv's vfsops call set_map_alignment() there. */
@@ -255,7 +172,9 @@ export class VirtioFsDriver {
     if (!Number.isInteger(replyCapacity) || replyCapacity < 0 || bytes.length + replyCapacity > U32_MAX) {
       return Promise.reject(new ErrnoError(Errno.EINVAL, `virtio-fs: bad reply capacity ${replyCapacity}`));
     }
-    const q = this.pick(opts, replyCapacity > 0 && !this.indirect ? 2 : 1);
+    const picked = pickQueue(this.queues, this.rr, opts, replyCapacity > 0 && !this.indirect ? 2 : 1);
+    this.rr = picked.rr;
+    const q = picked.q;
     if (q instanceof ErrnoError) return Promise.reject(q);
     return new Promise<Uint8Array>((resolve, reject) => {
       const p: Pending = { bytes, capacity: replyCapacity, buf: -1, replyAt: 0, resolve, reject };
@@ -290,29 +209,6 @@ export class VirtioFsDriver {
     this.failAll(this.dead);
     for (const q of this.queues) this.allocator.free(q.ring);
     this.queues.length = 0;
-  }
-
-  /** The queue for a request of `descs` descriptors: the caller's, or round-robin among those with room. */
-  private pick(opts: RequestOptions | undefined, descs: number): FsQueue | ErrnoError {
-    let q: FsQueue | undefined;
-    if (opts?.hiprio) q = this.queues[VIRTIO_FS_HIPRIO_QUEUE];
-    else if (opts?.queue !== undefined) {
-      q = Number.isInteger(opts.queue) ? this.queues[opts.queue] : undefined;
-      if (!q) return new ErrnoError(Errno.EINVAL, `virtio-fs: no queue ${opts.queue}`);
-    } else {
-      // Round-robin over request queues, skipping full and broken ones.
-      const n = this.requestQueues;
-      for (let k = 0; k < n && !q; k++) {
-        const c = this.queues[1 + ((this.rr + k) % n)]!;
-        if (!c.broken && c.waiting.length === 0 && c.dq.numFree >= descs) { q = c; this.rr = (this.rr + k + 1) % n; }
-      }
-      for (let k = 0; k < n && !q; k++) {
-        const c = this.queues[1 + ((this.rr + k) % n)]!;
-        if (!c.broken) { q = c; this.rr = (this.rr + k + 1) % n; }
-      }
-    }
-    if (!q || q.broken) return new ErrnoError(Errno.EIO, 'virtio-fs: queue broken by the device');
-    return q;
   }
 
   /** Put `p` on `q`. False: no room (descriptors or memory) now, wait. True: added or failed. */
@@ -356,6 +252,9 @@ export class VirtioFsDriver {
       q.kickScheduled = false;
       if (this.dead || q.broken) return;
       if (q.dq.kickNeeded()) this.mmio.notify(q.index);
+      if (!this.poller || !q.pollable) return;
+      this.mmio.transport.flush?.(); // the notify must be out before we spin
+      if (this.poller.poll(() => q.dq.hasUsed())) this.harvestAll();
     });
   }
 

@@ -5,97 +5,29 @@
 // widths, offsets and values are logged and ignored (reads return 0), exactly
 // as QEMU logs LOG_GUEST_ERROR and carries on.
 
-import {
-  VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_RING_PACKED, VIRTIO_F_RING_RESET, VIRTIO_F_VERSION_1,
-  VIRTIO_FEATURES_MASK, formatFeatures, hasFeature,
-} from '../virtio/features';
-import { VIRTIO_QUEUE_MAX, VIRTQUEUE_MAX_SIZE } from '../virtio/ids';
+import { VIRTIO_F_RING_PACKED, VIRTIO_F_RING_RESET, VIRTIO_F_VERSION_1 } from '../virtio/features';
+import { VIRTIO_QUEUE_MAX } from '../virtio/ids';
 import {
   VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_FEATURES_OK,
 } from '../virtio/status';
 import * as R from './registers';
-import { isPowerOfTwo } from '../../core/bits';
+import { MmioQueue, type MmioQueueConfig } from './device-queue';
+import { MmioFeatures } from './device-features';
+import { shmWords, type MmioDeviceCallbacks, type MmioDeviceOptions, type ShmWords } from './device-options';
 import type { Log } from '../../core/log';
 
-
-/** A shared-memory region as the device offers it (guest-physical base, length). */
-export interface MmioShmRegion {
-  base: bigint | number;
-  len: bigint | number;
-}
-
-/** Where the driver put a queue's rings, handed over when it sets QueueReady. */
-export interface MmioQueueConfig {
-  num: number;
-  desc: number;
-  driver: number;
-  device: number;
-}
-
-/** What the device model hears from its register window. All optional. */
-export interface MmioDeviceCallbacks {
-  /** The driver wrote QueueNotify for a ready queue. */
-  onNotify?(queueIndex: number): void;
-  /** The driver's Status write was accepted (not called for a refused FEATURES_OK). */
-  onStatusChange?(status: number, previous: number): void;
-  /** The driver wrote 0 to Status; the register state is already back to its initial values. */
-  onReset?(): void;
-  onQueueReady?(index: number, queue: MmioQueueConfig): void;
-  onQueueDisabled?(index: number): void;
-  /** The driver reset one queue (VIRTIO_F_RING_RESET). */
-  onQueueReset?(index: number): void;
-  /** The driver wrote config space; the device decides what sticks (writeConfig). */
-  onConfigWrite?(offset: number, width: 1 | 2 | 4, value: number): void;
-  /** Device-specific check of the features about to be accepted (QEMU's validate_features). */
-  validateFeatures?(features: bigint): boolean;
-}
-
-export interface MmioDeviceOptions {
-  deviceId: number;
-  /** Defaults to QEMU's "QEMU". */
-  vendorId?: number;
-  /** The features offered. */
-  features: bigint;
-  /** Each queue's maximum size (QueueNumMax); the array length is the number of queues. */
-  queueSizes: readonly number[];
-  /** Shared-memory regions by id. */
-  shm?: ReadonlyMap<number, MmioShmRegion> | Iterable<readonly [number, MmioShmRegion]>;
-  /** Initial config-space bytes (copied). */
-  config?: Uint8Array;
-  logger?: Log;
-}
-
-interface QueueState {
-  readonly max: number;
-  num: number;
-  ready: boolean;
-  /** QueueReset reads 1 from a queue reset until QueueReady or a device reset. */
-  resetDone: boolean;
-  descLo: number; descHi: number;
-  driverLo: number; driverHi: number;
-  deviceLo: number; deviceHi: number;
-}
-
-interface ShmWords { baseLo: number; baseHi: number; lenLo: number; lenHi: number }
+export type { MmioShmRegion, MmioDeviceCallbacks, MmioDeviceOptions, MmioQueueConfig } from './device-options';
 
 const U32 = 0x1_0000_0000;
-
-function u64Words(v: bigint | number, what: string): [number, number] {
-  const b = BigInt(v);
-  if (b < 0n || b > VIRTIO_FEATURES_MASK) throw new RangeError(`${what} out of 64-bit range`);
-  return [Number(b & 0xffffffffn), Number(b >> 32n)];
-}
-
 
 export class MmioDeviceRegisters {
   readonly deviceId: number;
   readonly vendorId: number;
   /** Offered features. */
   readonly deviceFeatures: bigint;
-  private readonly offeredLo: number;
-  private readonly offeredHi: number;
-  private readonly queues: QueueState[];
-  private readonly shm = new Map<number, ShmWords>();
+  private readonly features: MmioFeatures;
+  private readonly queues: MmioQueue[];
+  private readonly shm: ReadonlyMap<number, ShmWords>;
   private configBytes: Uint8Array;
   private configView: DataView;
   private readonly log: Log;
@@ -104,12 +36,7 @@ export class MmioDeviceRegisters {
   private statusValue = 0;
   private isr = 0;
   private generationValue = 0;
-  private negotiated = 0n;
   private broken = false;
-  private deviceFeaturesSel = 0;
-  private driverFeaturesSel = 0;
-  private driverFeaturesLo = 0;
-  private driverFeaturesHi = 0;
   private queueSel = 0;
   private shmSel = 0;
 
@@ -121,26 +48,10 @@ export class MmioDeviceRegisters {
     if (queueSizes.length > VIRTIO_QUEUE_MAX) throw new RangeError('too many queues');
     this.deviceId = deviceId;
     this.vendorId = vendorId;
-    [this.offeredLo, this.offeredHi] = u64Words(features, 'features');
-    this.deviceFeatures = BigInt(features);
-    this.queues = queueSizes.map((max, i) => {
-      if (!Number.isInteger(max) || !isPowerOfTwo(max) || max > VIRTQUEUE_MAX_SIZE) {
-        throw new RangeError(`queue ${i}: size ${max} is not a power of two up to ${VIRTQUEUE_MAX_SIZE}`);
-      }
-      return {
-        max, num: max, ready: false, resetDone: false,
-        descLo: 0, descHi: 0, driverLo: 0, driverHi: 0, deviceLo: 0, deviceHi: 0,
-      };
-    });
-    for (const [id, region] of options.shm ?? []) {
-      if (!Number.isInteger(id) || id < 0 || id > 0xff) throw new RangeError(`bad shm id ${id}`);
-      const [baseLo, baseHi] = u64Words(region.base, `shm ${id} base`);
-      const [lenLo, lenHi] = u64Words(region.len, `shm ${id} len`);
-      if (lenLo === R.VIRTIO_MMIO_SHM_ABSENT && lenHi === R.VIRTIO_MMIO_SHM_ABSENT) {
-        throw new RangeError(`shm ${id}: length ~0 means "absent"`);
-      }
-      this.shm.set(id, { baseLo, baseHi, lenLo, lenHi });
-    }
+    this.features = new MmioFeatures(BigInt(features), (f) => callbacks.validateFeatures?.(f) ?? true);
+    this.deviceFeatures = this.features.offered;
+    this.queues = queueSizes.map((max, i) => new MmioQueue(i, max));
+    this.shm = shmWords(options.shm ?? []);
     this.configBytes = options.config ? options.config.slice() : new Uint8Array(0);
     this.configView = new DataView(this.configBytes.buffer);
     this.log = options.logger ?? (() => {});
@@ -157,7 +68,7 @@ export class MmioDeviceRegisters {
   get interruptStatus(): number { return this.isr; }
   get configGeneration(): number { return this.generationValue; }
   /** Features accepted by the driver (valid once FEATURES_OK stuck). */
-  get driverFeatures(): bigint { return this.negotiated; }
+  get driverFeatures(): bigint { return this.features.negotiated; }
   /** True after needsReset() until the driver resets the device. */
   get isBroken(): boolean { return this.broken; }
   get queueCount(): number { return this.queues.length; }
@@ -167,7 +78,7 @@ export class MmioDeviceRegisters {
   /** A queue's current setup, or undefined when it is not ready. */
   queue(index: number): MmioQueueConfig | undefined {
     const q = this.queues[index];
-    return q && q.ready ? this.queueConfig(q) : undefined;
+    return q && q.ready ? q.config() : undefined;
   }
 
   /**
@@ -220,7 +131,7 @@ export class MmioDeviceRegisters {
    */
   needsReset(reason: string): void {
     this.log(`virtio-mmio: device needs reset: ${reason}`);
-    if (hasFeature(this.negotiated, VIRTIO_F_VERSION_1)) {
+    if (this.features.has(VIRTIO_F_VERSION_1)) {
       this.statusValue |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
       if (this.statusValue & VIRTIO_STATUS_DRIVER_OK) {
         this.generationValue = (this.generationValue + 1) >>> 0;
@@ -244,11 +155,7 @@ export class MmioDeviceRegisters {
       case R.VIRTIO_MMIO_VERSION: return R.VIRTIO_MMIO_VERSION_MODERN;
       case R.VIRTIO_MMIO_DEVICE_ID: return this.deviceId;
       case R.VIRTIO_MMIO_VENDOR_ID: return this.vendorId;
-      case R.VIRTIO_MMIO_DEVICE_FEATURES:
-        // Words beyond the 64 bits we offer read 0 (QEMU folds any non-zero
-        // selector into word 1; the spec says higher words are just 0).
-        return this.deviceFeaturesSel === 0 ? this.offeredLo
-          : this.deviceFeaturesSel === 1 ? this.offeredHi : 0;
+      case R.VIRTIO_MMIO_DEVICE_FEATURES: return this.features.deviceWord();
       case R.VIRTIO_MMIO_QUEUE_NUM_MAX: {
         // QEMU: 0 for a queue the device does not have. QEMU answers
         // VIRTQUEUE_MAX_SIZE for any existing queue; we give each its own max.
@@ -295,9 +202,13 @@ export class MmioDeviceRegisters {
     if (width !== 4) { this.bad(`wrong size ${width} write of ${R.registerName(offset)}`); return; }
     const v = value >>> 0;
     switch (offset) {
-      case R.VIRTIO_MMIO_DEVICE_FEATURES_SEL: this.deviceFeaturesSel = v; return;
-      case R.VIRTIO_MMIO_DRIVER_FEATURES_SEL: this.driverFeaturesSel = v; return;
-      case R.VIRTIO_MMIO_DRIVER_FEATURES: this.writeDriverFeatures(v); return;
+      case R.VIRTIO_MMIO_DEVICE_FEATURES_SEL: this.features.deviceSel = v; return;
+      case R.VIRTIO_MMIO_DRIVER_FEATURES_SEL: this.features.driverSel = v; return;
+      case R.VIRTIO_MMIO_DRIVER_FEATURES: {
+        const refusal = this.features.setDriverWord(v, (this.statusValue & VIRTIO_STATUS_FEATURES_OK) !== 0);
+        if (refusal) this.bad(refusal);
+        return;
+      }
       case R.VIRTIO_MMIO_QUEUE_SEL:
         // QEMU: a selector beyond VIRTIO_QUEUE_MAX is ignored; one beyond our
         // queues is kept and makes every queue register read 0.
@@ -375,58 +286,21 @@ export class MmioDeviceRegisters {
     else this.bad(`config write at ${offset} ignored: the device has no writable config`);
   }
 
-  private writeDriverFeatures(v: number): void {
-    // QEMU stages DriverFeatures and applies them when FEATURES_OK is written;
-    // once FEATURES_OK is set virtio_set_features refuses (-EINVAL), so a
-    // late write can never change the negotiated set. We drop it at once.
-    if (this.statusValue & VIRTIO_STATUS_FEATURES_OK) {
-      this.bad('DriverFeatures written after FEATURES_OK: ignored');
-      return;
-    }
-    if (this.driverFeaturesSel === 0) this.driverFeaturesLo = v;
-    else if (this.driverFeaturesSel === 1) this.driverFeaturesHi = v;
-    else if (v !== 0) this.bad(`DriverFeatures word ${this.driverFeaturesSel} = 0x${v.toString(16)}: no such features`);
-  }
-
   private writeStatus(value: number): void {
     const previous = this.statusValue;
     if (value === 0) { this.reset(); return; }
     if ((value & VIRTIO_STATUS_FEATURES_OK) && !(previous & VIRTIO_STATUS_FEATURES_OK)) {
-      const wanted = BigInt(this.driverFeaturesLo) | (BigInt(this.driverFeaturesHi) << 32n);
-      const refusal = this.checkFeatures(wanted);
+      const refusal = this.features.accept();
       if (refusal) {
         // QEMU virtio_set_status: when validation fails the whole Status write
         // is dropped, so the driver reads FEATURES_OK back unset.
-        this.bad(`FEATURES_OK refused for ${formatFeatures(wanted)}: ${refusal}`);
+        this.bad(refusal);
         return;
       }
-      this.negotiated = wanted;
     }
     // QEMU stores the value as written (virtio_set_status), NEEDS_RESET included.
     this.statusValue = value;
     this.callbacks.onStatusChange?.(value, previous);
-  }
-
-  /** Why these driver features cannot be accepted, or undefined. */
-  private checkFeatures(wanted: bigint): string | undefined {
-    // QEMU masks unoffered bits and carries on (virtio_set_features' "bad"
-    // result is ignored by virtio-mmio); we refuse instead, as the spec lets a
-    // device do (§2.2, §3.1.1 step 5-6), so a driver bug surfaces at once.
-    const extra = wanted & ~this.deviceFeatures;
-    if (extra !== 0n) return `not offered: ${formatFeatures(extra)}`;
-    // A modern transport needs VERSION_1 (§6.1: the device MAY fail without it).
-    if (hasFeature(this.deviceFeatures, VIRTIO_F_VERSION_1) && !hasFeature(wanted, VIRTIO_F_VERSION_1)) {
-      return 'VIRTIO_F_VERSION_1 not accepted';
-    }
-    // QEMU virtio_validate_features: offered ACCESS_PLATFORM must be accepted.
-    if (hasFeature(this.deviceFeatures, VIRTIO_F_ACCESS_PLATFORM) && !hasFeature(wanted, VIRTIO_F_ACCESS_PLATFORM)) {
-      return 'VIRTIO_F_ACCESS_PLATFORM not accepted';
-    }
-    // QEMU k->validate_features: the device model's own rule.
-    if (this.callbacks.validateFeatures && !this.callbacks.validateFeatures(wanted)) {
-      return 'rejected by the device';
-    }
-    return undefined;
   }
 
   /**
@@ -440,56 +314,28 @@ export class MmioDeviceRegisters {
     const previous = this.statusValue;
     this.statusValue = 0;
     this.isr = 0;
-    this.negotiated = 0n;
+    this.features.reset();
     this.broken = false;
-    this.deviceFeaturesSel = 0;
-    this.driverFeaturesSel = 0;
-    this.driverFeaturesLo = 0;
-    this.driverFeaturesHi = 0;
     this.queueSel = 0;
     this.shmSel = 0;
-    for (const q of this.queues) this.resetQueue(q, false);
+    for (const q of this.queues) q.reset(false);
     if (previous !== 0) this.callbacks.onStatusChange?.(0, previous);
     this.callbacks.onReset?.();
   }
 
-  private resetQueue(q: QueueState, resetDone: boolean): void {
-    q.num = q.max;
-    q.ready = false;
-    q.resetDone = resetDone;
-    q.descLo = q.descHi = q.driverLo = q.driverHi = q.deviceLo = q.deviceHi = 0;
-  }
-
   private writeQueueNum(v: number): void {
+    // QEMU ignores a write to a queue that does not exist.
     const q = this.queues[this.queueSel];
-    // QEMU virtio_queue_set_num ignores a size of 0 or above the maximum and
-    // a write to a queue that does not exist. It does not check powers of two;
-    // we do for split rings (§2.7), since free-running 16-bit indices taken
-    // modulo a size that does not divide 65536 corrupt the ring.
     if (!q) { this.bad(`QueueNum for absent queue ${this.queueSel}`); return; }
-    if (v === 0 || v > q.max) { this.bad(`QueueNum ${v} outside 1..${q.max} for queue ${this.queueSel}`); return; }
-    if (!isPowerOfTwo(v) && !hasFeature(this.negotiated, VIRTIO_F_RING_PACKED)) {
-      this.bad(`QueueNum ${v} is not a power of two (queue ${this.queueSel})`);
-      return;
-    }
-    if (q.ready) { this.bad(`QueueNum written while queue ${this.queueSel} is ready: ignored`); return; }
-    q.num = v;
+    const refusal = q.setNum(v, this.features.has(VIRTIO_F_RING_PACKED));
+    if (refusal) this.bad(refusal);
   }
 
   private writeQueueAddress(offset: number, v: number): void {
     const q = this.queues[this.queueSel];
     if (!q) { this.bad(`${R.registerName(offset)} for absent queue ${this.queueSel}`); return; }
-    // QEMU stages ring addresses and applies them only on QueueReady=1, so a
-    // write while the queue runs cannot move live rings. We ignore it outright.
-    if (q.ready) { this.bad(`${R.registerName(offset)} written while queue ${this.queueSel} is ready: ignored`); return; }
-    switch (offset) {
-      case R.VIRTIO_MMIO_QUEUE_DESC_LOW: q.descLo = v; break;
-      case R.VIRTIO_MMIO_QUEUE_DESC_HIGH: q.descHi = v; break;
-      case R.VIRTIO_MMIO_QUEUE_DRIVER_LOW: q.driverLo = v; break;
-      case R.VIRTIO_MMIO_QUEUE_DRIVER_HIGH: q.driverHi = v; break;
-      case R.VIRTIO_MMIO_QUEUE_DEVICE_LOW: q.deviceLo = v; break;
-      default: q.deviceHi = v;
-    }
+    const refusal = q.setAddress(offset, v);
+    if (refusal) this.bad(refusal);
   }
 
   private writeQueueReady(v: number): void {
@@ -502,16 +348,8 @@ export class MmioDeviceRegisters {
       return;
     }
     if (q.ready) { this.bad(`QueueReady=1 for queue ${index}, already ready: ignored`); return; }
-    const config = this.queueConfig(q);
-    // Our guest memory is addressed by JS numbers; a ring beyond 2^53 cannot
-    // be mapped, which QEMU answers with virtio_error("Cannot map desc").
-    if (!Number.isSafeInteger(config.desc) || !Number.isSafeInteger(config.driver)
-        || !Number.isSafeInteger(config.device)) {
-      this.needsReset(`queue ${index}: ring address beyond 2^53`);
-      return;
-    }
-    q.ready = true;
-    q.resetDone = false;
+    const config = q.enable();
+    if (typeof config === 'string') { this.needsReset(config); return; }
     this.callbacks.onQueueReady?.(index, config);
   }
 
@@ -519,7 +357,7 @@ export class MmioDeviceRegisters {
     const index = this.queueSel;
     const q = this.queues[index];
     if (!q) { this.bad(`QueueReset for absent queue ${index}`); return; }
-    if (!hasFeature(this.negotiated, VIRTIO_F_RING_RESET)) {
+    if (!this.features.has(VIRTIO_F_RING_RESET)) {
       this.bad('QueueReset without VIRTIO_F_RING_RESET: ignored');
       return;
     }
@@ -528,7 +366,7 @@ export class MmioDeviceRegisters {
     // queue is disabled). virtio 1.2 §4.2.2.2: the mmio device presents 1 in
     // QueueReset once reset, until QueueReady or a device reset.
     const wasReady = q.ready;
-    this.resetQueue(q, true);
+    q.reset(true);
     if (wasReady) this.callbacks.onQueueDisabled?.(index);
     this.callbacks.onQueueReset?.(index);
   }
@@ -551,14 +389,5 @@ export class MmioDeviceRegisters {
     if (!(this.statusValue & VIRTIO_STATUS_DRIVER_OK)) return;
     this.isr |= R.VIRTIO_MMIO_INT_VRING | R.VIRTIO_MMIO_INT_CONFIG;
     this.interruptHandler?.();
-  }
-
-  private queueConfig(q: QueueState): MmioQueueConfig {
-    return {
-      num: q.num,
-      desc: q.descHi * U32 + q.descLo,
-      driver: q.driverHi * U32 + q.driverLo,
-      device: q.deviceHi * U32 + q.deviceLo,
-    };
   }
 }

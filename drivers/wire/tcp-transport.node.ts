@@ -5,7 +5,8 @@
 import * as net from 'node:net';
 import { Errno, ErrnoError } from '../../core/errno';
 import type { MmioTransport, RegisterWidth } from '../transport';
-import { parseWireAddress } from './address';
+import { parseWireAddress, type WireAddress } from './address';
+import { WirePeer } from './peer.node';
 import {
   encodeGoodbye, encodeHello, encodeMapAck, encodeNotify, encodeRegRead, encodeRegWrite,
   Frame, FrameDecoder, FrameType, frameTypeName, QUEUE_NOTIFY_OFFSET, WelcomeInfo,
@@ -41,24 +42,32 @@ export interface WireTransport extends MmioTransport {
    *  (status = its ErrnoError's errno if it throws, EIO for other errors). */
   onMap(handler: (m: MapEvent) => void | Promise<void>): void;
   onUnmap(handler: (u: UnmapEvent) => void | Promise<void>): void;
+  /** The process at the other end, for opening the files it names (peer-file.node.ts). */
+  readonly peer: WirePeer;
+  /** Close with GOODBYE(errno, reason): the device broke a rule the guest checks. */
+  abort(errno: number, reason: string): void;
 }
 
 export interface ConnectOptions {
   /** Connect plus HELLO/WELCOME, at most (default 5000 ms). */
   timeoutMs?: number;
+  /** The uid the listener must belong to before the token is sent (default: ours). */
+  peerUid?: number;
 }
 
 /** Connect to a device model and do the handshake. Rejects with an ErrnoError. */
 export function connectWire(address: string, token?: string | Uint8Array, opts: ConnectOptions = {}): Promise<WireTransport> {
   let socket: net.Socket;
+  let a: WireAddress;
   try {
-    const a = parseWireAddress(address);
+    a = parseWireAddress(address);
     socket = a.kind === 'tcp' ? net.connect({ host: a.host, port: a.port, noDelay: true }) : net.connect({ path: a.path });
   } catch (e) {
     return Promise.reject(new ErrnoError(Errno.EINVAL, (e as Error).message));
   }
   const tokenBytes = typeof token === 'string' ? new TextEncoder().encode(token) : token ?? new Uint8Array(0);
-  const t = new TcpWireTransport(socket, tokenBytes, opts.timeoutMs ?? 5000);
+  const peer = new WirePeer(a, socket, opts.peerUid ?? process.geteuid?.() ?? 0);
+  const t = new TcpWireTransport(socket, peer, tokenBytes, opts.timeoutMs ?? 5000);
   return t.ready;
 }
 
@@ -89,11 +98,14 @@ class TcpWireTransport implements WireTransport {
   private settle!: { resolve(t: WireTransport): void; reject(e: Error): void };
   private timer: NodeJS.Timeout | null;
 
-  constructor(private readonly socket: net.Socket, token: Uint8Array, timeoutMs: number) {
+  constructor(private readonly socket: net.Socket, readonly peer: WirePeer, token: Uint8Array, timeoutMs: number) {
     this.ready = new Promise((resolve, reject) => { this.settle = { resolve, reject }; });
     this.timer = setTimeout(() => this.fail(new ErrnoError(Errno.ETIMEDOUT, `wire: no WELCOME within ${timeoutMs} ms`)), timeoutMs);
     socket.setNoDelay(true);
     socket.on('connect', () => {
+      // The token goes only to a listener of the expected user.
+      const why = peer.checkBeforeHello();
+      if (why) { this.fail(new ErrnoError(Errno.EPROTO, `wire: not sending the token: ${why}`)); return; }
       try {
         socket.write(encodeHello(token));
       } catch (e) {
@@ -137,6 +149,13 @@ class TcpWireTransport implements WireTransport {
   notify(queue: number): void {
     if (this.state !== 'open') return;
     this.post(encodeNotify(queue));
+  }
+
+  /** The device model is another process. */
+  readonly concurrent = true;
+
+  flush(): void {
+    if (this.corked) this.uncork();
   }
 
   onInterrupt(handler: (status?: number) => void): void {
@@ -208,6 +227,12 @@ class TcpWireTransport implements WireTransport {
     for (const h of handlers) {
       try { h(reason); } catch { /* a handler's failure must not stop the others */ }
     }
+  }
+
+  abort(errno: number, reason: string): void {
+    if (this.state === 'closed') return;
+    if (this.socket.writable) this.socket.end(encodeGoodbye(errno, reason));
+    this.fail(new ErrnoError(errno, reason));
   }
 
   private protocolError(reason: string): void {

@@ -12,7 +12,7 @@ import { DaxManager, PAGE_SHIFT } from './dax';
 import { SessionDaxPort } from './dax-port';
 import type { FuseDevice } from './device';
 import {
-  FUSE_ASYNC_READ, FUSE_BIG_WRITES, FUSE_FLOCK_LOCKS, FUSE_POSIX_LOCKS, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
+  FUSE_ASYNC_READ, FUSE_BIG_WRITES, FUSE_FLOCK_LOCKS, FUSE_POSIX_LOCKS, FUSE_DESTROY, FUSE_DO_READDIRPLUS, FUSE_READDIRPLUS_AUTO, FUSE_HAS_INODE_DAX, FUSE_INIT, FUSE_INIT_EXT,
   FUSE_KERNEL_VERSION, FUSE_MAP_ALIGNMENT, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, InitOut,
 } from '../fuse';
 import { LookupBook } from './inode-cache';
@@ -32,7 +32,7 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
 /** What FUSE_INIT asks. Locks are the server's when it grants them (else
  *  the VFS keeps them locally, as Linux does); no writeback cache: every
  *  write goes to the server when it is made. */
-export const INIT_FLAGS = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS
+export const INIT_FLAGS = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS
   | FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT | FUSE_HAS_INODE_DAX | FUSE_BIG_WRITES | FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
 
 /** The outcome of FUSE_INIT. */
@@ -52,6 +52,8 @@ export interface FuseConnInfo {
   /** The server's map_alignment field as sent (undefined without FUSE_MAP_ALIGNMENT). */
   readonly announcedMapAlignment: number | undefined;
   readonly readdirplus: boolean;
+  /** FUSE_READDIRPLUS_AUTO granted too: READDIRPLUS only where it pays. */
+  readonly readdirplusAuto: boolean;
   /** Largest FUSE_WRITE: the server's max_write (at least a page, Linux). */
   readonly maxWrite: number;
   /** FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS granted: the server holds the locks. */
@@ -62,6 +64,9 @@ export interface FuseConnInfo {
 export interface ConnectionOptions {
   /** DAX chunk size; undefined: the default, or the shared manager's. */
   chunkSize?: number;
+  /** The session's request timeout (ms); undefined: the default, or the
+   *  connection's when it exists. */
+  requestTimeoutMs?: number;
   log: Log;
 }
 
@@ -123,6 +128,11 @@ export async function acquireConnection(device: FuseDevice, opts: ConnectionOpti
     throw new ErrnoError(Errno.EINVAL,
       `virtiofs: chunk-size ${opts.chunkSize}: the device's window manager uses ${conn.dax.chunkSize} (one manager per device)`);
   }
+  if (opts.requestTimeoutMs !== undefined && conn.session.requestTimeoutMs !== opts.requestTimeoutMs) {
+    if (conn.mounts === 0) await releaseIfUnused(conn);
+    throw new ErrnoError(Errno.EINVAL, `virtiofs: request-timeout ${opts.requestTimeoutMs / 1000}: the device's `
+      + `connection uses ${conn.session.requestTimeoutMs / 1000} (one FUSE connection per device)`);
+  }
   conn.mounts++;
   return conn;
 }
@@ -167,7 +177,7 @@ async function shutdown(conn: FuseConnection): Promise<void> {
 }
 
 async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
-  const session = new FuseSession(device, opts.log);
+  const session = new FuseSession(device, opts.log, { requestTimeoutMs: opts.requestTimeoutMs });
   const info = await init(session);
   const region = device.getDax();
   let dax: DaxManager | null = null;
@@ -214,6 +224,7 @@ async function init(session: FuseSession): Promise<FuseConnInfo> {
     mapAlignment: announced ? announced : PAGE_SHIFT,
     announcedMapAlignment: announced,
     readdirplus: (flags & FUSE_DO_READDIRPLUS) !== 0n,
+    readdirplusAuto: (flags & FUSE_DO_READDIRPLUS) !== 0n && (flags & FUSE_READDIRPLUS_AUTO) !== 0n,
     maxWrite: Math.max(PAGE_SIZE, out.max_write),
     posixLocks: (flags & FUSE_POSIX_LOCKS) !== 0n,
     flockLocks: (flags & FUSE_FLOCK_LOCKS) !== 0n,

@@ -25,6 +25,9 @@ export interface FuseDevice {
   /** Told what FUSE_INIT negotiated, and undefined after FUSE_DESTROY, so
    *  that a driver reports the map alignment (OSv's get_map_alignment()). */
   attachInit?(init: NegotiatedInit | undefined): void;
+  /** The FUSE connection was aborted (a request timed out): stop the device,
+   *  so nothing it completes later lands in memory being reused. */
+  abort?(reason: string): void;
 }
 
 /** The virtio-fs driver as a FuseDevice: requests on the request queues,
@@ -39,5 +42,6 @@ export function fuseDeviceOf(driver: VirtioFsDriver, memory: GuestMemory): FuseD
     send: (bytes) => driver.send(bytes, { hiprio: true }),
     getDax: () => driver.getDax(),
     attachInit: (init) => driver.attachInit(init),
+    abort: () => { void driver.close(); },
   };
 }

@@ -13,7 +13,7 @@
 //   icache: inodes no vnode uses keep their lookups (and so their DAX
 //   mappings) in an LRU of `inode-cache` entries, the oldest forgotten
 //   first. Every entry-returning reply goes through instantiate() or
-//   noteEntries(); only this file decides when to FORGET.
+//   adopt(); only this file decides when to FORGET.
 
 import type { Log } from '../../core/log';
 import type { Mount, Vnode } from '../../core/vfs';
@@ -153,22 +153,47 @@ export class InodeCache {
     return true;
   }
 
-  /** Entries the server counted without the VFS asking (READDIRPLUS, "."
-   *  and ".." left out by the caller): a node this mount holds keeps the
-   *  lookup until it is dropped; the others are forgotten at once, in one
-   *  batch (there is no dcache to keep them in). */
-  noteEntries(entries: readonly EntryOut[]): void {
+  /**
+   * Entries the server counted without the VFS asking (READDIRPLUS; "." and
+   * ".." left out by the caller), as Linux's fuse_direntplus_link: a node
+   * this mount holds takes the lookup and the fresh attributes; another
+   * becomes an idle inode, kept with its lookup like one a vnode let go, so
+   * a stat of the name that follows sends nothing. Past `size` idle inodes
+   * the oldest are forgotten, all in one BATCH_FORGET; with `size` 0, or
+   * attributes no file can have, the lookup is given back in it too.
+   * Returns each entry's inode, undefined for one not kept.
+   */
+  adopt(entries: readonly EntryOut[]): (VirtiofsInode | undefined)[] {
     const forgets: ForgetOne[] = [];
-    for (const e of entries) {
-      if (e.nodeid === 0n) continue;
+    const out = entries.map((e): VirtiofsInode | undefined => {
+      if (e.nodeid === 0n) return undefined;
       this.book.note(e.nodeid);
       const held = this.inodes.get(e.nodeid);
-      if (held) held.nlookup++;
-      else forgets.push({ nodeid: e.nodeid, nlookup: 1n });
+      if (held) {
+        held.nlookup++;
+        try { setAttr(held, e); } catch { return undefined; } // kept for its drop, not entered
+        if (this.idle.delete(e.nodeid)) this.idle.set(e.nodeid, held); // newest last
+        return held;
+      }
+      let ip: VirtiofsInode;
+      try {
+        if (this.size === 0 || e.nodeid === FUSE_ROOT_ID) throw new ErrnoError(Errno.EIO, 'not kept');
+        ip = newInode(e.nodeid, e, 1);
+      } catch {
+        forgets.push({ nodeid: e.nodeid, nlookup: 1n });
+        return undefined;
+      }
+      ip.fromPlus = true;
+      this.inodes.set(e.nodeid, ip);
+      this.idle.set(e.nodeid, ip);
+      return ip;
+    });
+    forgets.push(...this.trimIdle());
+    if (forgets.length > 0) {
+      // In the background: a listing does not wait for the hiprio queue.
+      this.track(this.book.forgetMany(mergeForgets(forgets)), 'FORGET failed');
     }
-    if (forgets.length === 0) return;
-    // In the background: a listing does not wait for the hiprio queue.
-    this.track(this.book.forgetMany(mergeForgets(forgets)), 'FORGET failed');
+    return out.map((ip) => (ip && this.inodes.get(ip.nodeid) === ip ? ip : undefined));
   }
 
   /** ip is read through the window. */
@@ -202,14 +227,20 @@ export class InodeCache {
       this.idle.delete(ip.nodeid);
       this.idle.set(ip.nodeid, ip); // newest last
     }
+    for (const f of this.trimIdle()) this.forgetNow(f.nodeid, Number(f.nlookup));
+  }
+
+  /** The oldest idle inodes past `size`, out of the cache: theirs to forget. */
+  private trimIdle(): ForgetOne[] {
+    const out: ForgetOne[] = [];
     while (this.idle.size > this.size) {
       const [nodeid, ip] = this.idle.entries().next().value as [bigint, VirtiofsInode];
       this.idle.delete(nodeid);
       this.inodes.delete(nodeid);
-      const n = ip.nlookup;
+      if (ip.nlookup > 0) out.push({ nodeid, nlookup: BigInt(ip.nlookup) });
       ip.nlookup = 0;
-      this.forgetNow(nodeid, n);
     }
+    return out;
   }
 
   /** Unused inodes kept with their lookups. */

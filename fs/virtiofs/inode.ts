@@ -23,6 +23,12 @@ export interface VirtiofsInode {
   attrExpires: number;
   /** FUSE_ATTR_DAX when the node was instantiated (dax=inode). */
   readonly daxFlag: boolean;
+  /** A directory whose names were looked up since its last listing batch:
+   *  the next one is worth READDIRPLUS (Linux's FUSE_I_ADVISE_RDPLUS). */
+  advisePlus?: boolean;
+  /** Made from a READDIRPLUS entry and not used since: its first use from
+   *  the entry cache advises its directory too (FUSE_I_INIT_RDPLUS). */
+  fromPlus?: boolean;
 }
 
 const I64 = (v: bigint): number => Number(BigInt.asIntN(64, v));

@@ -1,8 +1,10 @@
 // Mount options of virtiofs: dax=always|never|inode (Linux's tri-state:
 // per-file DAX for virtio-fs, Jeffle Xu, 2021), chunk-size (the DAX manager's), aggressive (OSv's read(...,
 // aggressive): map the rest of the file on a miss), inode-cache (how many
-// unused inodes keep their lookups, and so their DAX mappings), and ro/rw
-// for the VFS.
+// unused inodes keep their lookups, and so their DAX mappings),
+// request-timeout (seconds a request may go unanswered before FUSE_INTERRUPT,
+// as long again before the connection is aborted; 0 none: Linux's
+// default_request_timeout of 2025), and ro/rw for the VFS.
 
 import { Errno, ErrnoError } from '../../core/errno';
 import type { MountOptions } from '../../core/vfs';
@@ -17,11 +19,16 @@ export interface VirtiofsOptions {
   aggressive: boolean;
   /** Unused inodes kept (Linux's icache) before their FORGET; 0: forget at once. */
   inodeCache: number;
+  /** Milliseconds; undefined: the default (session.ts), 0: no deadline. */
+  requestTimeoutMs: number | undefined;
 }
+
+/** setTimeout's limit, in whole seconds. */
+export const MAX_REQUEST_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
 export const DEFAULT_INODE_CACHE = 1024;
 
-const KNOWN = new Set(['dax', 'chunk-size', 'aggressive', 'inode-cache', 'ro', 'rw']);
+const KNOWN = new Set(['dax', 'chunk-size', 'aggressive', 'inode-cache', 'request-timeout', 'ro', 'rw']);
 const SIZE = /^(\d+)([kmg]?)$/i;
 const UNITS: Record<string, number> = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
 
@@ -38,7 +45,9 @@ function flag(name: string, v: string | boolean): boolean {
 
 /** Parses the options; EINVAL for an unknown option or a bad value. */
 export function parseOptions(options: MountOptions): VirtiofsOptions {
-  const out: VirtiofsOptions = { dax: undefined, chunkSize: undefined, aggressive: false, inodeCache: DEFAULT_INODE_CACHE };
+  const out: VirtiofsOptions = {
+    dax: undefined, chunkSize: undefined, aggressive: false, inodeCache: DEFAULT_INODE_CACHE, requestTimeoutMs: undefined,
+  };
   for (const [k, v] of Object.entries(options)) {
     if (!KNOWN.has(k)) bad(`unknown mount option ${k}`);
     if (k === 'dax') {
@@ -58,6 +67,12 @@ export function parseOptions(options: MountOptions): VirtiofsOptions {
       const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
       if (!Number.isSafeInteger(n)) bad(`inode-cache=${String(v)}: a number of inodes (0: none)`);
       out.inodeCache = n;
+    } else if (k === 'request-timeout') {
+      const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || n > MAX_REQUEST_TIMEOUT_S) {
+        bad(`request-timeout=${String(v)}: whole seconds up to ${MAX_REQUEST_TIMEOUT_S} (0: none)`);
+      }
+      out.requestTimeoutMs = n * 1000;
     } else {
       flag(k, v);
     }

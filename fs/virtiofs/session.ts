@@ -7,6 +7,14 @@
 // hiprio; a reply that still comes is settled here: a lookup it counted is
 // forgotten, a handle it opened released, as Linux does for interrupted
 // LOOKUP and CREATE.
+//
+// No request waits forever (Linux's FUSE request timeout, "fuse: add
+// kernel-enforced timeout option for requests", 2025): one unanswered for
+// requestTimeoutMs gets FUSE_INTERRUPT; unanswered as long again, the
+// connection is aborted as fuse_abort_conn() does: every call in flight
+// and every later one fails at once with ECONNABORTED, and the device is
+// told to stop (the driver resets it). FUSE_SETLKW is exempt: it waits for
+// another lock holder by design, and is interrupted by its caller's signal.
 
 import { Errno, ErrnoError, errnoName } from '../../core/errno';
 import type { Log } from '../../core/log';
@@ -14,7 +22,7 @@ import type { Cred } from '../../core/vfs';
 import {
   AnyRequest, EntryOut, FUSE_BATCH_FORGET, FUSE_CREATE, FUSE_FORGET, FUSE_INTERRUPT, FUSE_LINK, FUSE_LOOKUP,
   FUSE_MKDIR, FUSE_MKNOD, FUSE_OPEN, FUSE_OPENDIR, FUSE_OUT_HEADER_SIZE, FUSE_READ, FUSE_RELEASE, FUSE_RELEASEDIR,
-  FUSE_SYMLINK, ForgetOne, OpenOut, Opcode, ReplyBodies, RequestBodies, decodeReply, encodeRequest, opcodeName,
+  FUSE_SETLKW, FUSE_SYMLINK, ForgetOne, OpenOut, Opcode, ReplyBodies, RequestBodies, decodeReply, encodeRequest, opcodeName,
   replyMaxSize,
 } from '../fuse';
 import type { FuseDevice } from './device';
@@ -28,6 +36,28 @@ export interface RequestOptions {
   readonly sizeProbe?: boolean;
 }
 
+/** The timers a deadline uses (a test seam: a fake clock). */
+export interface SessionTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface SessionOptions {
+  /** Milliseconds before FUSE_INTERRUPT, and as many again before the
+   *  connection is aborted; 0: no deadline. Default DEFAULT_REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
+  timers?: SessionTimers;
+}
+
+/** 30 s: longer than any request of a healthy device on a loaded 2-CPU
+ *  machine, shorter than a test file's limit, so a hang shows as a failure. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+const realTimers: SessionTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
 /** Linux steps uniques by 2: bit 0 marks an INTERRUPT's own unique. */
 const UNIQUE_STEP = 2n;
 /** FORGETs per BATCH_FORGET: what fits in one page with the headers. */
@@ -37,8 +67,32 @@ export class FuseSession {
   private unique = 0n;
   /** Replies rejected for breaking the protocol. */
   protocolErrors = 0;
+  readonly requestTimeoutMs: number;
+  private readonly timers: SessionTimers;
+  /** Set once the connection is aborted: every call fails with it. */
+  private abortedWith: ErrnoError | undefined;
+  /** How to fail each request still waiting, for an abort. */
+  private readonly waiting = new Set<(e: Error) => void>();
 
-  constructor(readonly device: FuseDevice, private readonly log: Log) {}
+  constructor(readonly device: FuseDevice, private readonly log: Log, opts: SessionOptions = {}) {
+    const ms = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`request timeout ${ms}`);
+    this.requestTimeoutMs = ms;
+    this.timers = opts.timers ?? realTimers;
+  }
+
+  /** Why the connection was aborted, or undefined while it lives. */
+  get aborted(): ErrnoError | undefined { return this.abortedWith; }
+
+  /** Abort the connection (fuse_abort_conn): everything waiting, and every
+   *  later call, fails with ECONNABORTED at once; the device is told. */
+  abort(reason: string): void {
+    if (this.abortedWith) return;
+    this.abortedWith = new ErrnoError(Errno.ECONNABORTED, `virtiofs: connection aborted: ${reason}`);
+    this.log(this.abortedWith.message);
+    for (const f of [...this.waiting]) f(this.abortedWith); // each leaves the set
+    try { this.device.abort?.(reason); } catch (e) { this.log(`virtiofs: device abort: ${String(e)}`); }
+  }
 
   /** Sends a request and resolves with its reply body; rejects with the
    *  server's errno, EIO, or EINTR when opts.signal aborts it.
@@ -47,6 +101,7 @@ export class FuseSession {
     opcode: O, nodeid: bigint, body: RequestBodies[O], replyCapacity?: number, opts: RequestOptions = {},
   ): Promise<ReplyBodies[O]> {
     const signal = opts.signal;
+    if (this.abortedWith) throw this.abortedWith;
     if (signal?.aborted) throw new ErrnoError(Errno.EINTR, `${opcodeName(opcode)}: aborted`);
     this.unique += UNIQUE_STEP;
     const unique = this.unique;
@@ -54,7 +109,8 @@ export class FuseSession {
     const req = { opcode, unique, nodeid, uid: c?.uid ?? 0, gid: c?.gid ?? 0, pid: c?.pid ?? 0, body } as AnyRequest;
     const bytes = encodeRequest(req);
     const cap = replyCapacity ?? replyMaxSize(req);
-    const reply = this.device.request(bytes, cap).then((r) => this.decode(opcode, unique, nodeid, body, cap, r, opts));
+    const reply = this.deadline(this.device.request(bytes, cap), opcode, unique, true)
+      .then((r) => this.decode(opcode, unique, nodeid, body, cap, r, opts));
     if (!signal) return reply;
     return new Promise<ReplyBodies[O]>((resolve, reject) => {
       let settled = false;
@@ -97,10 +153,41 @@ export class FuseSession {
     return r.body;
   }
 
+  /**
+   * `p`, failed with ECONNABORTED if the connection is aborted first. With
+   * a timeout: a request (`reply`) unanswered after it gets FUSE_INTERRUPT
+   * and the connection is aborted after as long again; a no-reply send
+   * (FORGET, INTERRUPT) not taken by the device is aborted after one.
+   */
+  private deadline<T>(p: Promise<T>, opcode: number, unique: bigint, reply: boolean): Promise<T> {
+    if (this.abortedWith) { p.catch(() => undefined); return Promise.reject(this.abortedWith); }
+    return new Promise<T>((resolve, reject) => {
+      let timer: unknown;
+      const ms = opcode === FUSE_SETLKW ? 0 : this.requestTimeoutMs;
+      const what = `${opcodeName(opcode)} unique ${unique}`;
+      const stop = (): boolean => {
+        if (!this.waiting.delete(fail)) return false;
+        if (timer !== undefined) this.timers.clearTimeout(timer);
+        return true;
+      };
+      const fail = (e: Error): void => { if (stop()) reject(e); };
+      this.waiting.add(fail);
+      if (ms > 0) {
+        timer = this.timers.setTimeout(() => {
+          if (!reply) { this.abort(`${what}: not taken by the device within ${ms} ms`); return; }
+          this.log(`virtiofs: ${what}: no reply within ${ms} ms; FUSE_INTERRUPT sent`);
+          void this.interrupt(unique).catch(() => undefined);
+          timer = this.timers.setTimeout(() => this.abort(`${what}: no reply within ${ms} ms of its FUSE_INTERRUPT`), ms);
+        }, ms);
+      }
+      p.then((v) => { if (stop()) resolve(v); }, (e) => { if (stop()) reject(e); });
+    });
+  }
+
   /** FUSE_INTERRUPT of `unique`, on hiprio; its own unique has bit 0 set (Linux). */
   private async interrupt(unique: bigint): Promise<void> {
     const bytes = encodeRequest({ opcode: FUSE_INTERRUPT, unique: unique | 1n, nodeid: 0n, uid: 0, gid: 0, pid: 0, body: { unique } });
-    await this.device.send(bytes);
+    await this.deadline(Promise.resolve(this.device.send(bytes)), FUSE_INTERRUPT, unique | 1n, false);
   }
 
   /** A reply that came after its caller gave up: what it made the server
@@ -142,9 +229,10 @@ export class FuseSession {
   }
 
   private async post(req: Pick<AnyRequest, 'opcode' | 'nodeid' | 'body'>): Promise<void> {
+    if (this.abortedWith) throw this.abortedWith;
     this.unique += UNIQUE_STEP;
     const bytes = encodeRequest({ ...req, unique: this.unique, uid: 0, gid: 0, pid: 0 } as AnyRequest);
-    await this.device.send(bytes);
+    await this.deadline(Promise.resolve(this.device.send(bytes)), req.opcode, this.unique, false);
   }
 
   private bad(opcode: number, unique: bigint, reason: string): ErrnoError {

@@ -124,7 +124,7 @@ export class VirtiofsFileSystemType implements FileSystemType {
 
   async mountDevice(device: FuseDevice, options: MountOptions): Promise<VirtiofsMount> {
     const opts = parseOptions(options);
-    const conn = await acquireConnection(device, { chunkSize: opts.chunkSize, log: this.log });
+    const conn = await acquireConnection(device, { chunkSize: opts.chunkSize, requestTimeoutMs: opts.requestTimeoutMs, log: this.log });
     if (opts.dax === 'always' && !conn.dax) {
       await releaseConnection(conn);
       // As Linux: dax=always on a device without a window is refused.

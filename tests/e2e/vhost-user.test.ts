@@ -16,12 +16,14 @@ let dir = '';
 let vmm: VmmChild | undefined;
 let guest: GuestMount | undefined;
 
-/** Live virtiofsd processes (zombies awaiting their reaper don't count). */
+/** Live virtiofsd processes serving this test's own share (zombies awaiting
+ *  their reaper don't count; other tests' daemons on the machine are not ours). */
 function daemons(): string[] {
   const found: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(VIRTIOFSD)) continue;
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.startsWith(VIRTIOFSD) || !cmd.split('\0').includes(`source=${dir}`)) continue;
       const state = /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
       if (state !== 'Z') found.push(`${pid}:${state}`);
     } catch { /* gone */ }

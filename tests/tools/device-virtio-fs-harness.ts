@@ -74,7 +74,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
   let backend!: FuseQueueBackend;
   const device = new VirtioFsDevice({
     memory: mem, tag: 'myfs', logger, ...o.device,
-    backend: (sink) => (backend = new FuseQueueBackend(mem, o.handler ?? echoHandler, sink, { logger })),
+    backend: (sink) => (backend = new FuseQueueBackend(mem, o.handler ?? echoHandler, sink, { logger, maxInFlight: 4096 })),
   });
   const transport = new InProcessTransport(device.registers);
   const allocator = new Allocator(RAM_RESERVED, ram.size - RAM_RESERVED);

@@ -13,6 +13,12 @@ t('global options, then the command and its own flags', () => {
   });
 });
 
+t('--request-timeout: whole seconds, passed as the mount option', () => {
+  assert.is(parseGuestArgs(['--connect', 'unix:/s', '--request-timeout', '5', 'ls']).requestTimeout, '5');
+  assert.is(parseGuestArgs(['--connect', 'unix:/s', '--request-timeout=0', 'ls']).requestTimeout, '0');
+  assert.throws(() => parseGuestArgs(['--connect', 'unix:/s', '--request-timeout', '1.5', 'ls']), /--request-timeout: whole seconds/);
+});
+
 t('--json before or after the command', () => {
   assert.ok(parseGuestArgs(['--json', '--connect', 'unix:/s', 'dax']).json);
   const a = parseGuestArgs(['--connect', 'unix:/s', 'stat', '/x', '--json']);

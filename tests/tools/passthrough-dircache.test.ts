@@ -9,7 +9,7 @@ import { fuseName, nameToString } from '../../fs/fuse';
 import { PassthroughServer } from '../../tools/vmm/passthrough';
 import { PassthroughClient } from '../../tools/vmm/passthrough/client';
 import { DirCache, DirFd } from '../../tools/vmm/passthrough/dir-cache';
-import { MAX_STRIKES, RECOVER, SlowGuard } from '../../tools/vmm/passthrough/slow-guard';
+import { HUNG_FACTOR, MAX_RECOVER, RECOVER, SLOW_RUN, SlowGuard } from '../../tools/vmm/passthrough/slow-guard';
 
 const t = suite('passthrough-dircache');
 const quiet = { warn: (_: string) => undefined };
@@ -140,7 +140,7 @@ t('an fd in use is closed only when its last user is done; close() runs each clo
   assert.equal(closed, [1001, 1002]);
 });
 
-t('a slow blocking call sends the filesystem to the thread pool, logged once; fast calls bring it back', async () => {
+t('slow blocking calls send the filesystem to the thread pool, logged once; fast calls bring it back', async () => {
   let now = 0;
   let step = 0;
   const warnings: string[] = [];
@@ -151,7 +151,7 @@ t('a slow blocking call sends the filesystem to the thread pool, logged once; fa
     const d = (await lookup(c, 1n, 'd2')).body!.nodeid;
     assert.not.ok(server.slowFilesystem(dev));
     step = 5;
-    assert.is((await lookup(c, d, 'f')).errno, 0, 'the slow call still answers');
+    for (let k = 0; k < SLOW_RUN; k++) assert.is((await getattr(c, d)).errno, 0, 'a slow call still answers');
     assert.ok(server.slowFilesystem(dev));
     assert.is(warnings.length, 1);
     assert.match(warnings[0]!, /thread pool/);
@@ -172,23 +172,55 @@ t('a slow blocking call sends the filesystem to the thread pool, logged once; fa
   } finally { await done(); }
 });
 
-t('SlowGuard: a key that strikes out stays slow for good', () => {
+function guard() {
   let now = 0;
-  const events: [string, number, boolean][] = [];
-  const g = new SlowGuard<string>(2, () => now, new Map(), (k, _ms, strikes, final) => { events.push([k, strikes, final]); });
-  const slowCall = () => g.run('a', () => { now += 3; });
-  const fastAsync = () => { const t0 = g.start(); g.asyncDone('a', t0); };
-  for (let s = 1; s <= MAX_STRIKES; s++) {
+  const trips: number[] = [];
+  const g = new SlowGuard<string>(2, () => now, new Map(), (_k, _ms, n) => { trips.push(n); });
+  return {
+    g, trips,
+    blocking: (ms: number) => g.run('a', () => { now += ms; }),
+    pool: (ms: number) => { const t0 = g.start(); now += ms; g.asyncDone('a', t0); },
+  };
+}
+
+t('SlowGuard: a slow call now and then (a preempted process) never leaves blocking calls', () => {
+  const { g, trips, blocking } = guard();
+  for (let k = 0; k < 1000; k++) {
+    blocking(k % SLOW_RUN === 0 ? 10 : 0.01); // one slow call in every SLOW_RUN
     assert.ok(g.fast('a'));
-    slowCall();
-    assert.not.ok(g.fast('a'));
-    for (let k = 0; k < RECOVER; k++) fastAsync();
   }
-  assert.not.ok(g.fast('a'), 'struck out');
-  assert.equal(events, [['a', 1, false], ['a', 2, false], ['a', 3, true]]);
-  assert.ok(g.fast('b'));
-  g.run('b', () => { now += 2; }); // at the threshold is not slow
-  assert.ok(g.fast('b'));
+  blocking(2); // at the threshold is not slow
+  assert.ok(g.fast('a'));
+  assert.equal(trips, []);
+});
+
+t('SlowGuard: SLOW_RUN slow calls in a row, or one hung call, send the key to the thread pool', () => {
+  const a = guard();
+  for (let k = 1; k < SLOW_RUN; k++) { a.blocking(10); assert.ok(a.g.fast('a'), `after ${k} slow calls`); }
+  a.blocking(10);
+  assert.not.ok(a.g.fast('a'));
+  assert.ok(a.g.fast('b'), 'other keys are not touched');
+  assert.equal(a.trips, [1]);
+  const h = guard();
+  h.blocking(2 * HUNG_FACTOR + 1);
+  assert.not.ok(h.g.fast('a'));
+});
+
+t('SlowGuard: never slow for good: each trip doubles the fast pool calls needed to come back, up to MAX_RECOVER', () => {
+  const { g, trips, blocking, pool } = guard();
+  for (let trip = 1; trip <= 12; trip++) {
+    for (let k = 0; k < SLOW_RUN; k++) blocking(10);
+    assert.not.ok(g.fast('a'));
+    const need = Math.min(MAX_RECOVER, RECOVER * 2 ** (trip - 1));
+    for (let k = 0; k < need - 1; k++) pool(0.2);
+    pool(5); // a slow pool call restarts the count
+    assert.not.ok(g.fast('a'));
+    for (let k = 0; k < need - 1; k++) pool(0.2);
+    assert.not.ok(g.fast('a'), `trip ${trip}: ${need - 1} fast calls are not enough`);
+    pool(0.2);
+    assert.ok(g.fast('a'), `trip ${trip}: back after ${need}`);
+  }
+  assert.equal(trips, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
 });
 
 t.run();

@@ -124,6 +124,19 @@ function tempShare(): string {
 }
 
 /** Every live process whose command line names `needle` (the daemon and its sandbox child). */
+/** Every thread of `pid` in state T (stopped) or gone. */
+function allThreadsStopped(pid: number): boolean {
+  let tasks: string[];
+  try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { return true; }
+  return tasks.every((tid) => {
+    try { return /\) [TtZX] /.test(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')); } catch { return true; }
+  });
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+}
+
 function pidsWith(needle: string): number[] {
   const out: number[] = [];
   for (const e of fs.readdirSync('/proc')) {
@@ -235,7 +248,10 @@ t('daemon killed with a request in flight: the request fails, broken is reported
     const pids = pidsWith(sockDir);
     assert.ok(pids.length >= 1);
     // Freeze the daemon so the request is surely in flight when it dies.
+    // kill() returns before the signal has stopped every thread: a thread
+    // still running could answer the request. Wait until all are stopped.
     for (const p of pids) process.kill(p, 'SIGSTOP');
+    await timeout(until(() => pids.every(allThreadsStopped)), 5000, 'daemon stopped');
     const pending = guest.send({ opcode: K.FUSE_LOOKUP, nodeid: K.FUSE_ROOT_ID, body: { name: enc.encode('f') } });
     const started = Date.now();
     for (const p of pids) process.kill(p, 'SIGKILL');

@@ -12,16 +12,20 @@ const MAIN = path.join(ROOT, 'tools/vmm/main.ts');
 const env = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' };
 
 function vmm(args: string[]) {
-  return spawnSync(process.execPath, ['-r', 'ts-node/register', MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 30000 });
+  return spawnSync(process.execPath, ['-r', 'ts-node/register', MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
 }
 
 t('--help lists every option', () => {
   const r = vmm(['--help']);
   assert.is(r.status, 0);
   for (const o of ['--shared-dir', '--tag', '--listen', '--cache-size', '--queue-size', '--num-request-queues', '--memory',
-    '--dax-policy', '--backend', '--virtiofsd', '--virtiofsd-arg', '--socket-path', '--token-file', '--readonly']) {
+    '--dax-policy', '--backend', '--virtiofsd', '--virtiofsd-arg', '--socket-path', '--token-file', '--readonly',
+    '--max-guests', '--max-open-files', '--max-inodes', '--max-requests', '--max-queued-bytes']) {
     assert.ok(r.stdout.includes(o), o);
   }
+  // The caps with their defaults.
+  for (const d of [/--max-guests N .*\(default 8\)/, /--max-open-files N .*\(default 1024\)/, /--max-inodes N .*\(default 65536\)/,
+    /--max-requests N .*\(default 256\)/, /--max-queued-bytes SIZE[\s\S]*\(default 1M, at least 64K\)/]) assert.match(r.stdout, d);
 });
 
 t('usage errors exit 2 with a reason', () => {
@@ -44,7 +48,7 @@ t('Ctrl-C (SIGINT): exits 0, removes the token file it created', async () => {
     let err = '';
     child.stderr.on('data', (d) => { err += d; });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 30000);
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 120_000);
       child.stdout.on('data', (d) => { out += d; if (/listening on tcp:\/\/127\.0\.0\.1:\d+\n/.test(out)) { clearTimeout(timer); resolve(); } });
     });
     const tokenFile = /access token in (\S+)/.exec(err)?.[1];

@@ -76,4 +76,14 @@ t('token files: one name per device model address, owner-only', () => {
   }
 });
 
+t('caps: defaults, parsed, refused when not positive', () => {
+  const o = parseVmmArgs(['--shared-dir', '/tmp'])!;
+  assert.equal([o.maxGuests, o.maxOpenFiles, o.maxInodes, o.maxRequests, o.maxQueuedBytes], [8, 1024, 65536, 256, 1 << 20]);
+  const p = parseVmmArgs(['--shared-dir', '/tmp', '--max-guests', '2', '--max-open-files', '10', '--max-inodes', '20',
+    '--max-requests', '3', '--max-queued-bytes', '128K'])!;
+  assert.equal([p.maxGuests, p.maxOpenFiles, p.maxInodes, p.maxRequests, p.maxQueuedBytes], [2, 10, 20, 3, 128 << 10]);
+  assert.throws(() => parseVmmArgs(['--shared-dir', '/tmp', '--max-guests', '0']), /--max-guests: not a positive integer/);
+  assert.throws(() => parseVmmArgs(['--shared-dir', '/tmp', '--max-queued-bytes', '1K']), /at least 64K/);
+});
+
 t.run();

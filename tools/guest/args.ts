@@ -12,6 +12,8 @@ export interface GuestArgs {
   tag?: string;
   dax?: DaxMode;
   chunkSize?: string;
+  /** Seconds (mount option request-timeout); undefined: the default. */
+  requestTimeout?: string;
   aggressive: boolean;
   json: boolean;
   /** The command and its words; empty for --help. */
@@ -33,6 +35,7 @@ options:
   --dax MODE            always|never|inode (default: always when the device has a window)
   --chunk-size SIZE     DAX chunk size (default 2M; a multiple of the map alignment)
   --aggressive          on a DAX miss map the rest of the file (OSv's prefetch)
+  --request-timeout S   seconds before FUSE_INTERRUPT; as long again aborts the connection (default 30; 0 none)
   --json                print the same data as JSON (one document per command)
   -h, --help            this text
 
@@ -98,6 +101,12 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
         const v = value(name, inline);
         if (!/^\d+[kmgKMG]?$/.test(v) || /^0+[kmgKMG]?$/.test(v)) throw new UsageError(`--chunk-size: a positive size (4096, 64K, 2M), not "${v}"`);
         out.chunkSize = v;
+        break;
+      }
+      case '--request-timeout': {
+        const v = value(name, inline);
+        if (!/^\d+$/.test(v)) throw new UsageError(`--request-timeout: whole seconds (0: none), not "${v}"`);
+        out.requestTimeout = v;
         break;
       }
       case '--aggressive': out.aggressive = true; break;

@@ -19,8 +19,12 @@ export interface MountOptions {
   tag?: string;
   dax?: 'always' | 'never' | 'inode';
   chunkSize?: string;
+  /** Seconds: the mount option request-timeout. */
+  requestTimeout?: string;
   aggressive?: boolean;
   requestQueues?: number;
+  /** Busy-poll bound after a notify, microseconds (0: off; default the driver's). */
+  busyPollUs?: number;
   timeoutMs?: number;
 }
 
@@ -43,6 +47,7 @@ export function resolveToken(opts: Pick<MountOptions, 'connect' | 'token' | 'tok
 export async function mountShare(opts: MountOptions): Promise<GuestMount> {
   const remote = await connectVirtioFs(opts.connect, {
     token: resolveToken(opts), timeoutMs: opts.timeoutMs, requestQueues: opts.requestQueues,
+    busyPollUs: opts.busyPollUs,
   });
   try {
     const device = fuseDeviceOf(remote.driver, remote.memory);
@@ -54,6 +59,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
     if (opts.dax) mountOpts.dax = opts.dax;
     if (opts.chunkSize) mountOpts['chunk-size'] = opts.chunkSize;
     if (opts.aggressive) mountOpts.aggressive = true;
+    if (opts.requestTimeout !== undefined) mountOpts['request-timeout'] = opts.requestTimeout;
     await vfs.mount(type, tag, '/', mountOpts);
     return {
       vfs, remote, device,

@@ -23,7 +23,11 @@ function command(): string[] {
   return ['-r', 'ts-node/register', path.resolve(__dirname, '../vmm/main.ts')];
 }
 
-export function spawnVmm(args: string[], timeoutMs = 30000): Promise<VmmChild> {
+/** Long enough for ts-node to start on a 2-CPU machine running other test
+ *  suites (30 s was not, at a load average of 30); a hung start still ends. */
+export const SPAWN_TIMEOUT_MS = 120_000;
+
+export function spawnVmm(args: string[], timeoutMs = SPAWN_TIMEOUT_MS): Promise<VmmChild> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtiofs-token-'));
   const tokenFile = path.join(dir, 'token');
   const child = spawn(process.execPath, [...command(), '--token-file', tokenFile, ...args], {

@@ -1,9 +1,8 @@
 // The host-calls addon (src/hostcalls.c), loaded when it was built, with the
-// reason when it was not: callers fall back then. Found from the package
-// root, so the bundled programs in dist/ load it too.
+// reason when it was not: callers fall back then (core/addon.node.ts finds
+// it from the package root).
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { loadAddon } from '../../core/addon.node';
 
 export interface HostCallsAddon {
   mknodat(dirfd: number, name: Buffer, mode: number, dev: number): void;
@@ -18,34 +17,14 @@ export interface HostCallsAddon {
   llistxattr(path: Buffer, size: number): Buffer | number;
   lsetxattr(path: Buffer, name: Buffer, value: Buffer, flags: number): void;
   lremovexattr(path: Buffer, name: Buffer): void;
+  /** The entries but "." and "..": records of u64 ino, u8 d_type, u16 name length, name. */
+  listdir(dirfd: number): Buffer;
   readonly UTIME_NOW: number;
   readonly UTIME_OMIT: number;
 }
 
-function packageRoot(from: string): string | undefined {
-  for (let d = from; ; d = path.dirname(d)) {
-    const pj = path.join(d, 'package.json');
-    if (fs.existsSync(pj)) {
-      try { if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'virtiofs-dax') return d; } catch { /* not ours */ }
-    }
-    if (path.dirname(d) === d) return undefined;
-  }
-}
-
-function load(): { addon?: HostCallsAddon; why?: string } {
-  const root = packageRoot(__dirname);
-  const file = root && path.join(root, 'tools', 'native', 'build', 'Release', 'hostcalls.node');
-  if (!file || !fs.existsSync(file)) return { why: 'tools/native was not built (npm ci builds it; it needs g++ and make)' };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return { addon: require(file) as HostCallsAddon };
-  } catch (e) {
-    return { why: `tools/native/build/Release/hostcalls.node: ${(e as Error).message}` };
-  }
-}
-
-const loaded = load();
+const loaded = loadAddon<HostCallsAddon>('tools/native', 'hostcalls', 'npm ci builds it; it needs g++ and make');
 /** The addon, or undefined when it is not built. */
-export const hostcalls: HostCallsAddon | undefined = process.env.VIRTIOFS_NO_ADDON ? undefined : loaded.addon;
+export const hostcalls: HostCallsAddon | undefined = loaded.addon;
 /** Why there is no addon. */
-export const hostcallsMissing: string | undefined = process.env.VIRTIOFS_NO_ADDON ? 'VIRTIOFS_NO_ADDON is set' : loaded.why;
+export const hostcallsMissing: string | undefined = loaded.why;

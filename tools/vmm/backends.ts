@@ -3,7 +3,7 @@
 // daemon per guest session, as virtiofsd serves one front-end and exits).
 
 import type { MemoryBacking } from '../../core/memory';
-import { ShmFileBacking } from '../../core/shm-file.node';
+import { isRamFile } from '../../core/ram.node';
 import type { VmmOptions } from './options';
 import type { VirtioFsBackend, VirtioFsDeviceSink } from './virtio-fs-device';
 import { VhostUserBackend, VhostUserFrontend } from './vhost-user';
@@ -17,10 +17,14 @@ export function startFrontend(opts: VmmOptions): Promise<VhostUserFrontend> {
     : { daemon: { source: opts.sharedDir, binary: opts.virtiofsd, extraArgs: opts.virtiofsdArgs } });
 }
 
-/** The device's backend over a negotiated front-end; RAM must be a shared file. */
+/**
+ * The device's backend over a negotiated front-end; RAM must be a shared
+ * file (core/ram.node.ts: a sealed memfd, mapped, or a /dev/shm file): its fd
+ * goes to the daemon.
+ */
 export function vhostUserBackend(frontend: VhostUserFrontend): BackendFactory {
   return (sink, ram) => {
-    if (!(ram instanceof ShmFileBacking)) throw new Error('vhost-user: guest RAM must be a shared-memory file');
+    if (!isRamFile(ram)) throw new Error('vhost-user: guest RAM must be a shared-memory file');
     return new VhostUserBackend(frontend, sink, { ramFd: ram.fd, ramSize: ram.size });
   };
 }

@@ -47,8 +47,13 @@ function isChainHandler(h: FuseRequestHandler | FuseChainHandler): h is FuseChai
 export interface FuseQueueOptions {
   /** Largest readable part handed to the handler; a longer chain is answered with len 0. */
   maxRequestSize?: number;
+  /** Requests being served at once, over every queue (a session's cap): past
+   *  it, chains stay in the avail ring until one completes. Default 256. */
+  maxInFlight?: number;
   logger?: Log;
 }
+
+export const DEFAULT_MAX_IN_FLIGHT = 256;
 
 /** Enough for a 1 MiB FUSE_WRITE with its headers, as virtiofsd's buffer. */
 export const FUSE_DEFAULT_MAX_REQUEST = (1 << 20) + 64 * 1024;
@@ -62,6 +67,8 @@ class LiveQueue {
   live = true;
   interruptPending = false;
   drainScheduled = false;
+  /** Its drain stopped at the in-flight cap: drained again on a completion. */
+  throttled = false;
   constructor(readonly index: number, readonly dq: DeviceQueue) {
     this.inFlight = new Uint8Array(dq.size);
   }
@@ -73,10 +80,17 @@ export class FuseQueueBackend implements VirtioFsBackend {
   private readonly log: Log;
   private broken = false;
   private closed = false;
+  private readonly maxInFlight: number;
+  /** Handlers running, whatever became of their queue: a reset does not
+   *  free the cap while the requests it dropped still run. */
+  private running = 0;
+  /** Highest `running` seen (tests, stats). */
+  peakRunning = 0;
 
   constructor(private readonly memory: GuestMemory, private readonly handler: FuseRequestHandler | FuseChainHandler,
               private readonly sink: VirtioFsDeviceSink, options: FuseQueueOptions = {}) {
     this.maxRequest = options.maxRequestSize ?? FUSE_DEFAULT_MAX_REQUEST;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.log = options.logger ?? consoleLog;
   }
 
@@ -147,6 +161,11 @@ export class FuseQueueBackend implements VirtioFsBackend {
         // between the last pop and re-enabling would get no kick (EVENT_IDX race).
         dq.setNotification(false);
         while (budget > 0) {
+          if (this.running >= this.maxInFlight) {
+            // The rest waits in the ring: a completion drains this queue again.
+            q.throttled = true;
+            return;
+          }
           const chain = dq.pop();
           if (!chain) break;
           budget--;
@@ -184,8 +203,22 @@ export class FuseQueueBackend implements VirtioFsBackend {
       this.complete(q, chain, 0);
       return;
     }
+    this.running++;
+    if (this.running > this.peakRunning) this.peakRunning = this.running;
     if (isChainHandler(this.handler)) this.startChain(q, chain, this.handler);
     else this.startBytes(q, chain, this.handler);
+  }
+
+  /** A handler settled: room under the cap for a throttled queue. */
+  private settled(): void {
+    this.running--;
+    if (this.running >= this.maxInFlight) return;
+    for (const q of this.queues.values()) {
+      if (!q.throttled || !q.live || q.drainScheduled) continue;
+      q.throttled = false;
+      q.drainScheduled = true;
+      setImmediate(() => { q.drainScheduled = false; if (q.live) this.drain(q); });
+    }
   }
 
   private startChain(q: LiveQueue, chain: Chain, handler: FuseChainHandler): void {
@@ -195,6 +228,7 @@ export class FuseQueueBackend implements VirtioFsBackend {
       request = new ChainRequest(this.memory, chain.readable);
     } catch (e) {
       this.log(`virtio-fs: queue ${q.index} chain ${head}: cannot read request: ${errorText(e)}`);
+      this.settled();
       this.complete(q, chain, 0);
       return;
     }
@@ -209,6 +243,7 @@ export class FuseQueueBackend implements VirtioFsBackend {
     }
     served.then(
       (n) => {
+        this.settled();
         if (reply.error !== undefined) {
           // A reply buffer in an unmapped window range, say: the driver gets nothing.
           this.log(`virtio-fs: queue ${q.index} chain ${head}: cannot write reply: ${errorText(reply.error)}`);
@@ -217,6 +252,7 @@ export class FuseQueueBackend implements VirtioFsBackend {
         this.complete(q, chain, n ?? 0);
       },
       (e) => {
+        this.settled();
         this.log(`virtio-fs: queue ${q.index} chain ${head}: handler failed: ${errorText(e)}`);
         this.complete(q, chain, 0);
       });
@@ -229,6 +265,7 @@ export class FuseQueueBackend implements VirtioFsBackend {
       request = gather(this.memory, chain.readable);
     } catch (e) {
       this.log(`virtio-fs: queue ${q.index} chain ${head}: cannot read request: ${errorText(e)}`);
+      this.settled();
       this.complete(q, chain, 0);
       return;
     }
@@ -239,8 +276,9 @@ export class FuseQueueBackend implements VirtioFsBackend {
       reply = Promise.reject(e);
     }
     reply.then(
-      (r) => { if (q.live) this.complete(q, chain, this.scatterReply(q, chain, r)); },
+      (r) => { this.settled(); if (q.live) this.complete(q, chain, this.scatterReply(q, chain, r)); },
       (e) => {
+        this.settled();
         this.log(`virtio-fs: queue ${q.index} chain ${head}: handler failed: ${errorText(e)}`);
         this.complete(q, chain, 0);
       });

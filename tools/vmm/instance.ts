@@ -5,10 +5,10 @@
 // embedding kernel make one and reach it in-process.
 
 import { BufferBacking, GuestMemory, type MemoryBacking } from '../../core/memory';
-import { ShmFileBacking } from '../../core/shm-file.node';
+import { createRam, isRamFile } from '../../core/ram.node';
 import { WindowBacking } from '../../core/window';
-import { FuseQueueBackend } from './fuse-queues';
-import { FuseServer, readonlyFilesystem, type FuseFilesystem } from './fuse';
+import { DEFAULT_MAX_IN_FLIGHT, FuseQueueBackend } from './fuse-queues';
+import { DEFAULT_LIMITS, FuseServer, readonlyFilesystem, type FuseFilesystem, type SessionLimits } from './fuse';
 import { PassthroughServer } from './passthrough';
 import type { DaxMapper, DaxPolicy } from './passthrough';
 import { VirtioFsDevice, type VirtioFsBackend, type VirtioFsDeviceSink } from './virtio-fs-device';
@@ -18,7 +18,16 @@ import type { DeviceLink } from './wire-server';
 /** The window sits at 1 TiB guest-physical: above any RAM, below 2^53. */
 export const WINDOW_BASE = 2 ** 40;
 
+/** One guest's caps: handles, inodes (the FuseServer's), requests served at once (the queues'). */
+export interface SessionCaps extends SessionLimits {
+  maxRequests: number;
+}
+
+export const DEFAULT_CAPS: SessionCaps = { ...DEFAULT_LIMITS, maxRequests: DEFAULT_MAX_IN_FLIGHT };
+
 export interface DeviceConfig {
+  /** Per-session caps; DEFAULT_CAPS when absent. */
+  caps?: SessionCaps;
   sharedDir: string;
   tag: string;
   cacheSize: number;
@@ -65,14 +74,15 @@ export class DeviceInstance {
       this.mapper = new WindowMapper(this.window, options.link);
     }
     const build = config.backend;
+    const caps = config.caps ?? DEFAULT_CAPS;
     if (!build && config.filesystem) {
       const f = config.filesystem;
       const fs = typeof f === 'function' ? f(this.mapper) : f;
-      this.server = new FuseServer(config.readonly ? readonlyFilesystem(fs) : fs, { logger: { warn: log } });
+      this.server = new FuseServer(config.readonly ? readonlyFilesystem(fs) : fs, { logger: { warn: log }, limits: caps });
     } else if (!build) {
       this.server = new PassthroughServer({
         root: config.sharedDir, readonly: config.readonly, daxPolicy: config.daxPolicy,
-        dax: this.mapper, logger: { warn: log },
+        dax: this.mapper, logger: { warn: log }, limits: caps,
       });
     }
     const server = this.server;
@@ -84,29 +94,36 @@ export class DeviceInstance {
       window: this.window ? { base: WINDOW_BASE, len: this.window.size } : undefined,
       // The guest has the RAM file open by DRIVER_OK (its rings are in it):
       // drop the name then, so a killed process leaves nothing in /dev/shm.
-      onDriverOk: () => { if (ram instanceof ShmFileBacking) ram.unlink(); },
+      onDriverOk: () => { if (isRamFile(ram)) ram.unlink(); },
       backend: (sink) => {
-        this.backend = build ? build(sink, ram) : new FuseQueueBackend(this.memory, server!, sink, { logger: log });
+        this.backend = build ? build(sink, ram) : new FuseQueueBackend(this.memory, server!, sink, { logger: log, maxInFlight: caps.maxRequests });
         return this.backend;
       },
       logger: log,
     });
   }
 
-  /** A device whose RAM is a fresh /dev/shm file (or a buffer). */
+  /** A device whose RAM is a fresh shared file — a sealed memfd mapped into
+   *  this process when the addon is built, else a /dev/shm file — or a buffer. */
   static create(config: DeviceConfig, options: InstanceOptions): DeviceInstance {
-    const ram = options.ram === 'shm' ? ShmFileBacking.create(config.memory) : new BufferBacking(config.memory);
+    const ram = options.ram === 'shm' ? createRam(config.memory) : new BufferBacking(config.memory);
     try {
       return new DeviceInstance(config, ram, options);
     } catch (err) {
-      if (ram instanceof ShmFileBacking) { ram.close(); ram.unlink(); }
+      if (isRamFile(ram)) { ram.close(); ram.unlink(); }
       throw err;
     }
   }
 
-  /** The RAM file a guest in another process opens; '' for a plain buffer. */
+  /** The RAM file a guest in another process opens, named as one of this
+   *  process's fds (the guest checks that it is ours); '' for a plain buffer. */
   get ramPath(): string {
-    return this.ram instanceof ShmFileBacking ? this.ram.path : '';
+    return isRamFile(this.ram) ? `/proc/${process.pid}/fd/${this.ram.fd}` : '';
+  }
+
+  /** The backend answering the queues (built when the driver first sets them up). */
+  get queueBackend(): VirtioFsBackend | undefined {
+    return this.backend;
   }
 
   /** Stop serving and give everything back: queues, mappings, open files, the RAM file. */
@@ -119,7 +136,7 @@ export class DeviceInstance {
       this.mapper?.clear();
       await this.server?.close();
     } finally {
-      if (this.ram instanceof ShmFileBacking) {
+      if (isRamFile(this.ram)) {
         this.ram.close();
         this.ram.unlink();
       }

@@ -28,6 +28,7 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
         sharedDir: opts.sharedDir, tag: opts.tag, cacheSize: opts.cacheSize, queueSize: opts.queueSize,
         numRequestQueues: opts.numRequestQueues, memory: opts.memory, daxPolicy: opts.daxPolicy,
         readonly: opts.readonly, logger: log, backend: frontend && vhostUserBackend(frontend),
+        caps: { maxHandles: opts.maxOpenFiles, maxInodes: opts.maxInodes, maxRequests: opts.maxRequests },
       }, { ram: 'shm', link });
     } catch (err) {
       await frontend?.close();
@@ -56,6 +57,24 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
   };
 }
 
+/** Descriptors a session may hold: its handles, the directory cache (256),
+ *  RAM, window mappings and sockets (a margin). */
+const FDS_PER_SESSION_BESIDES_HANDLES = 256 + 64;
+
+/** Say so when the caps let the guests together run the vmm out of fds. */
+function warnFdBudget(opts: VmmOptions): void {
+  let soft = Infinity;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (m && m[1] !== 'unlimited') soft = Number(m[1]);
+  } catch { return; }
+  const need = opts.maxGuests * (opts.maxOpenFiles + FDS_PER_SESSION_BESIDES_HANDLES) + 64;
+  if (need > soft) {
+    log(`warning: --max-guests ${opts.maxGuests} x (--max-open-files ${opts.maxOpenFiles} + ${FDS_PER_SESSION_BESIDES_HANDLES}) `
+      + `needs ${need} descriptors, RLIMIT_NOFILE is ${soft}: guests together may exhaust them (ulimit -n, or lower the caps)`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let opts: VmmOptions | undefined;
   try {
@@ -69,8 +88,10 @@ async function main(argv: string[]): Promise<number> {
     const st = fs.statSync(opts.sharedDir, { throwIfNoEntry: false });
     if (!st?.isDirectory()) { log(`--shared-dir ${opts.sharedDir}: not a directory`); return 2; }
   }
-  if (opts.backend === 'vhost-user') {
-    // The daemon bounds the request queues (virtiofsd offers one).
+  if (opts.backend === 'vhost-user' && !opts.socketPath) {
+    // The daemon bounds the request queues (virtiofsd offers one); a daemon
+    // of our own answers that. One someone else started serves a single
+    // session: its count comes from the guest's own session (sessionFor).
     const limit = await vhostUserQueueLimit(opts);
     if (opts.numRequestQueues > limit) {
       log(`--num-request-queues ${opts.numRequestQueues}: the daemon offers ${limit}`);
@@ -80,8 +101,13 @@ async function main(argv: string[]): Promise<number> {
 
   let token: string;
   let createdTokenFile: string | undefined;
-  if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
-  else token = newToken();
+  try {
+    if (opts.tokenFile && fs.existsSync(opts.tokenFile)) token = readTokenFile(opts.tokenFile);
+    else token = newToken();
+  } catch (err) {
+    if (err instanceof UsageError) { log(err.message); return 2; }
+    throw err;
+  }
 
   let kernel: KernelShare | undefined;
   if (opts.fuseMount) {
@@ -94,14 +120,28 @@ async function main(argv: string[]): Promise<number> {
     log(`mounted the share on ${opts.fuseMount} (host kernel FUSE)`);
   }
   const devices: Devices = { live: new Set(), closing: new Set() };
-  const server = await WireServer.listen({ listen: opts.listen, token, createSession: sessionFor(opts, devices), log });
+  warnFdBudget(opts);
+  const server = await WireServer.listen({
+    listen: opts.listen, token, createSession: sessionFor(opts, devices), log,
+    maxGuests: opts.maxGuests, maxQueuedBytes: opts.maxQueuedBytes,
+  });
   const address = server.address();
   const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
-  if (!opts.tokenFile || !fs.existsSync(tokenFile)) { writeTokenFile(tokenFile, token); createdTokenFile = tokenFile; }
+  if (!opts.tokenFile || !fs.existsSync(tokenFile)) {
+    try {
+      writeTokenFile(tokenFile, token);
+    } catch (err) {
+      await server.close();
+      if (err instanceof UsageError) { log(err.message); return 2; }
+      throw err;
+    }
+    createdTokenFile = tokenFile;
+  }
   log(`access token in ${tokenFile}`);
-  process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
 
-  return new Promise<number>((resolve) => {
+  // The handlers first, then the line: whoever reads it may signal at once
+  // (before them SIGINT's default action would kill the process).
+  const done = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -119,6 +159,8 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+  process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
+  return done;
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {

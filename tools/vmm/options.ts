@@ -25,6 +25,14 @@ export interface VmmOptions {
   socketPath?: string;
   /** Also serve the share to the host kernel's FUSE client at this directory. */
   fuseMount?: string;
+  /** Guests connected at once; one past it is refused. */
+  maxGuests: number;
+  /** Per guest session: open handles, inodes held, requests served at once,
+   *  output bytes queued before its frames stop being read. */
+  maxOpenFiles: number;
+  maxInodes: number;
+  maxRequests: number;
+  maxQueuedBytes: number;
 }
 
 export const DEFAULTS = {
@@ -37,6 +45,11 @@ export const DEFAULTS = {
   daxPolicy: 'always' as DaxPolicy,
   backend: 'passthrough' as BackendKind,
   virtiofsd: '/usr/lib/qemu/virtiofsd',
+  maxGuests: 8,
+  maxOpenFiles: 1024,
+  maxInodes: 65536,
+  maxRequests: 256,
+  maxQueuedBytes: '1M',
 };
 
 export const USAGE = `usage: virtiofs-vmm --shared-dir DIR [options]
@@ -62,6 +75,14 @@ over TCP or a unix socket by a guest (npm run guest, npm start).
   --fuse-mount DIR            also mount the share on DIR through the host kernel's FUSE client
                               (/dev/fuse; needs root), so any host tool can use the same server
   --help                      this text
+
+Caps, so one guest can exhaust only itself (docs/SECURITY.md):
+  --max-guests N              guests connected at once; more are refused (default ${DEFAULTS.maxGuests})
+  --max-open-files N          per guest: open files and directories; more get EMFILE (default ${DEFAULTS.maxOpenFiles})
+  --max-inodes N              per guest: inodes held by lookups; more get ENFILE (default ${DEFAULTS.maxInodes})
+  --max-requests N            per guest: FUSE requests served at once; the rest wait in the ring (default ${DEFAULTS.maxRequests})
+  --max-queued-bytes SIZE     per guest: output queued before its frames stop being read; a guest
+                              that leaves it unread 30 s, or 4x it, is disconnected (default ${DEFAULTS.maxQueuedBytes}, at least 64K)
 
 Sizes take K, M, G suffixes (powers of 1024).`;
 
@@ -101,6 +122,11 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
         'token-file': { type: 'string' },
         readonly: { type: 'boolean' },
         'fuse-mount': { type: 'string' },
+        'max-guests': { type: 'string' },
+        'max-open-files': { type: 'string' },
+        'max-inodes': { type: 'string' },
+        'max-requests': { type: 'string' },
+        'max-queued-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -135,6 +161,8 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   if (cacheSize % 4096 !== 0) throw new UsageError('--cache-size: a multiple of the page size (4096)');
   const memory = size('memory', v.memory ?? DEFAULTS.memory);
   if (memory < 1024 * 1024) throw new UsageError('--memory: at least 1M');
+  const maxQueuedBytes = size('max-queued-bytes', v['max-queued-bytes'] ?? DEFAULTS.maxQueuedBytes);
+  if (maxQueuedBytes < 64 * 1024) throw new UsageError('--max-queued-bytes: at least 64K');
 
   return {
     sharedDir: v['shared-dir'] ?? '',
@@ -152,5 +180,10 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
     virtiofsdArgs: v['virtiofsd-arg'] ?? [],
     socketPath: v['socket-path'],
     fuseMount: v['fuse-mount'],
+    maxGuests: positiveInt('max-guests', v['max-guests'] ?? String(DEFAULTS.maxGuests)),
+    maxOpenFiles: positiveInt('max-open-files', v['max-open-files'] ?? String(DEFAULTS.maxOpenFiles)),
+    maxInodes: positiveInt('max-inodes', v['max-inodes'] ?? String(DEFAULTS.maxInodes)),
+    maxRequests: positiveInt('max-requests', v['max-requests'] ?? String(DEFAULTS.maxRequests)),
+    maxQueuedBytes,
   };
 }

@@ -12,7 +12,7 @@
 // the earlier MAP's ack.
 
 import * as fs from 'node:fs';
-import { HostFileRange } from '../../core/host-file.node';
+import { openFileRange } from '../../core/mapped-range.node';
 import { WindowBacking } from '../../core/window';
 import { MAP_READ, MAP_WRITE } from '../../drivers/wire/frames';
 import type { DeviceLink } from './wire-server';
@@ -35,7 +35,15 @@ export class WindowMapper {
       // A descriptor of the window's own: the FUSE fh may be released while
       // the mapping lives on, as QEMU's mmap outlives the fd it came from.
       const fd = fs.openSync(`/proc/self/fd/${m.fd}`, m.writable ? 'r+' : 'r');
-      const file = new HostFileRange(fd, true);
+      // Mapped when the addon is built (an in-process guest's DAX hits are
+      // then copies from the page cache), else positioned I/O; owns fd.
+      let file: ReturnType<typeof openFileRange>;
+      try {
+        file = openFileRange(fd, m.foffset, m.len, m.writable, true);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
       try {
         this.window.map(m.moffset, m.len, file, m.foffset, m.writable);
       } catch (err) {

@@ -18,6 +18,8 @@ export interface NegotiatedLimits {
   readonly maxWrite: number;
   /** FUSE_DO_READDIRPLUS granted. */
   readonly readdirplus: boolean;
+  /** FUSE_READDIRPLUS_AUTO granted too (Linux's fc->readdirplus_auto). */
+  readonly readdirplusAuto: boolean;
   /** The server holds POSIX record locks / flock locks. */
   readonly posixLocks: boolean;
   readonly flockLocks: boolean;

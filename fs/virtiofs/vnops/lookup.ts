@@ -37,7 +37,15 @@ export function lookupOps(ctx: VnopsContext): Pick<Vnops, 'lookup' | 'getattr' |
     async lookup(dir: Vnode, name: Uint8Array, o?: OpContext): Promise<FsEntry> {
       const parent = inodeOf(dir);
       const cached = ctx.entries.get(parent.nodeid, name);
-      if (cached && ctx.inodes.revive(cached)) return { ino: cached.nodeid, mode: cached.attr.mode, data: cached };
+      if (cached && ctx.inodes.revive(cached)) {
+        // A name a listing brought in is used: that listing paid, so will
+        // the next batch (Linux's fuse_dentry_revalidate and INIT_RDPLUS).
+        if (cached.fromPlus) { cached.fromPlus = false; parent.advisePlus = true; }
+        return { ino: cached.nodeid, mode: cached.attr.mode, data: cached };
+      }
+      // Someone walks this directory's names: a listing's attributes would
+      // have spared this LOOKUP (Linux's fuse_advise_use_readdirplus).
+      parent.advisePlus = true;
       const out = await ctx.session.call(FUSE_LOOKUP, parent.nodeid, { name }, undefined, req(o));
       // nodeid 0: a negative entry, "same as ENOENT" (Linux).
       if (out.nodeid === 0n) throw new ErrnoError(Errno.ENOENT, nameToString(name));

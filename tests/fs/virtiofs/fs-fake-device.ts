@@ -35,6 +35,10 @@ export interface FakeOptions {
   mapAlignment?: number | undefined;
   /** Grant FUSE_DO_READDIRPLUS (default true). */
   readdirplus?: boolean;
+  /** Grant FUSE_READDIRPLUS_AUTO when asked (default true). */
+  readdirplusAuto?: boolean;
+  /** entry_valid and attr_valid in seconds (default 0: nothing cached). */
+  validSeconds?: bigint;
   /** max_pages granted (default 32). */
   maxPages?: number;
 }
@@ -130,7 +134,8 @@ export class FakeFuseDevice implements FuseDevice {
     };
   }
   entry(n: FakeNode): EntryOut {
-    return { nodeid: n.nodeid, generation: 0n, entry_valid: 0n, attr_valid: 0n, entry_valid_nsec: 0, attr_valid_nsec: 0, attr: this.attr(n) };
+    const valid = this.opts.validSeconds ?? 0n;
+    return { nodeid: n.nodeid, generation: 0n, entry_valid: valid, attr_valid: valid, entry_valid_nsec: 0, attr_valid_nsec: 0, attr: this.attr(n) };
   }
   private countLookup(nodeid: bigint): void {
     this.lookups.set(nodeid, (this.lookups.get(nodeid) ?? 0) + 1);
@@ -183,6 +188,7 @@ export class FakeFuseDevice implements FuseDevice {
         let flags = req.body.flags;
         if (this.alignment === undefined) flags &= ~FUSE_MAP_ALIGNMENT;
         if (this.opts.readdirplus === false) flags &= ~(1n << 13n);
+        if (this.opts.readdirplusAuto === false) flags &= ~(1n << 14n);
         return encodeReply(FUSE_INIT, u, {
           major: 7, minor: this.opts.minor ?? 36, max_readahead: req.body.max_readahead, flags,
           max_background: 16, congestion_threshold: 12, max_write: 1 << 20, time_gran: 1,
@@ -201,7 +207,7 @@ export class FakeFuseDevice implements FuseDevice {
         this.countLookup(id);
         return encodeReply(FUSE_LOOKUP, u, this.entry(this.nodes.get(id)!));
       }
-      case FUSE_GETATTR: return encodeReply(FUSE_GETATTR, u, { attr_valid: 0n, attr_valid_nsec: 0, attr: this.attr(node) });
+      case FUSE_GETATTR: return encodeReply(FUSE_GETATTR, u, { attr_valid: this.opts.validSeconds ?? 0n, attr_valid_nsec: 0, attr: this.attr(node) });
       case FUSE_READLINK:
         return node.target ? encodeReply(FUSE_READLINK, u, { link: fuseName(node.target) }) : fail(FUSE_READLINK, Errno.EINVAL);
       case FUSE_OPEN: case FUSE_OPENDIR: {

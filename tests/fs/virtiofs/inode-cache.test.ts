@@ -124,18 +124,43 @@ t('the root: held with no lookup, never released, forgotten only for what READDI
   assert.equal(events, []);
 });
 
-t('READDIRPLUS entries: a held node takes the lookup, the others go in one batch, merged per nodeid', async () => {
+t('READDIRPLUS entries: a held node takes the lookup, the others are kept idle, past the cache size the oldest go in one batch', async () => {
   const { cache, book, events } = rig(4);
   const held = cache.instantiate(entry(2n));
-  cache.noteEntries([entry(2n), entry(3n), entry(0n), entry(4n), entry(3n)]);
-  await settle();
+  const kept = cache.adopt([entry(2n, { size: 77 }), entry(3n), entry(0n), entry(4n), entry(3n)]);
+  assert.is(kept[0], held);
   assert.is(held.nlookup, 2);
-  assert.equal(events, ['batch 3:2,4:1']);
-  assert.is(book.count(3n), 0);
-  assert.is(book.count(2n), 2);
-  cache.noteEntries([entry(2n)]);
+  assert.is(held.size, 77, 'the entry refreshed its attributes');
+  assert.is(kept[1], kept[4], 'a node named twice (hard links) is one inode');
+  assert.is(kept[1]!.nlookup, 2);
+  assert.is(kept[2], undefined, 'nodeid 0 is no entry');
+  assert.is(cache.idleCount, 2);
+  assert.is(book.count(3n), 2);
   await settle();
-  assert.equal(events, ['batch 3:2,4:1'], 'nothing to forget: no request');
+  assert.equal(events, [], 'nothing to forget yet');
+  // Three more: five idle, one over the size: the oldest (3) goes.
+  const more = cache.adopt([entry(5n), entry(6n), entry(7n)]);
+  assert.ok(more.every((ip) => ip !== undefined));
+  await settle();
+  assert.equal(events, ['batch 4:1'], 'the oldest: 3 was named again after 4');
+  assert.is(book.count(4n), 0);
+  assert.is(book.count(3n), 2);
+  assert.is(cache.idleCount, 4);
+  // An adopted inode is what a later lookup revives.
+  assert.ok(cache.revive(more[0]!));
+  assert.is(cache.idleCount, 3);
+});
+
+t('READDIRPLUS entries with inode-cache 0, or bad attributes: every lookup given back in one batch, merged per nodeid', async () => {
+  const { cache, events } = rig(0);
+  const kept = cache.adopt([entry(3n), entry(4n), entry(3n)]);
+  assert.equal(kept, [undefined, undefined, undefined]);
+  await settle();
+  assert.equal(events, ['batch 3:2,4:1']);
+  const r = rig(8);
+  assert.equal(r.cache.adopt([entry(5n, { mode: 0o644 })]), [undefined]);
+  await settle();
+  assert.equal(r.events, ['batch 5:1']);
 });
 
 t('REMOVEMAPPING before the last FORGET of a nodeid that went through the window, and only then', async () => {
@@ -161,7 +186,7 @@ t('REMOVEMAPPING before the last FORGET of a nodeid that went through the window
   const w = cache.instantiate(entry(7n));
   cache.noteDax(w);
   drop(w);
-  cache2.noteEntries([entry(7n)]);
+  cache2.adopt([entry(7n)]);
   await settle();
   assert.equal(events.slice(4), ['batch 7:1', 'remove 7', 'forget 7 1']);
 });
@@ -174,10 +199,10 @@ t('forgetAll forgets every held inode and waits for every FORGET, READDIRPLUS ba
     async forget(nodeid, n) { events.push(`forget ${nodeid} ${n}`); },
     async forgetMany(list) { await slow; events.push(`batch ${list.length}`); },
   }, null, () => {});
-  const c = new InodeCache(book, 8, () => {});
+  const c = new InodeCache(book, 0, () => {});
   const a = c.instantiate(entry(2n));
   c.instantiate(entry(3n));
-  c.noteEntries([entry(4n)]);
+  c.adopt([entry(4n)]);
   const done = c.forgetAll();
   let finished = false;
   void done.then(() => { finished = true; });
@@ -203,7 +228,7 @@ t('a failed FORGET is logged, not thrown', async () => {
   }, null, () => {});
   const c = new InodeCache(book, 0, (m) => logs.push(m));
   c.instantiate(entry(2n));
-  c.noteEntries([entry(3n)]);
+  c.adopt([entry(3n)]);
   await c.forgetAll();
   assert.equal(logs.map((l) => l.replace(/:.*/, '')), ['virtiofs', 'virtiofs']);
   assert.match(logs.join('\n'), /FORGET failed/);

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Errno, ErrnoError } from '../../../core/errno';
-import { DT_DIR, DT_LNK, DT_REG, S_IFMT, S_IFREG, Vfs } from '../../../core/vfs';
+import { DT_DIR, DT_LNK, DT_REG, O_DIRECTORY, O_RDONLY, S_IFMT, S_IFREG, Vfs } from '../../../core/vfs';
 import { FuseSession, VirtiofsFileSystemType, connectionOf, INIT_FLAGS } from '../../../fs/virtiofs';
 import * as K from '../../../fs/fuse';
 import { FakeFuseDevice, content, settle } from './fs-fake-device';
@@ -103,22 +103,65 @@ t('getattr asks the server, not the LOOKUP copy', async () => {
   await vfs.close(fd);
 });
 
-t('readdir of 1000 entries: several READDIRPLUS calls, every lookup forgotten', async () => {
-  const { dev, vfs } = await mounted({}, { 'inode-cache': '0' }, (d) => {
-    const big = d.dir(1n, 'big');
-    for (let i = 0; i < 1000; i++) d.file(big, `entry-with-a-longish-name-${String(i).padStart(4, '0')}`, content(i, 1));
-  });
+const bigDir = (d: FakeFuseDevice, count = 1000) => {
+  const big = d.dir(1n, 'big');
+  for (let i = 0; i < count; i++) d.file(big, `entry-with-a-longish-name-${String(i).padStart(4, '0')}`, content(i, 1));
+};
+
+t('readdir of 1000 entries nobody stats: READDIRPLUS for the first batch only (READDIRPLUS_AUTO), every lookup forgotten', async () => {
+  const { dev, vfs } = await mounted({}, { 'inode-cache': '0' }, bigDir);
   const entries = await vfs.readdirAll('/big');
   assert.is(entries.length, 1002);
   assert.equal(entries.slice(0, 2).map((e) => e.name), ['.', '..']);
   assert.is(entries[2]!.name, 'entry-with-a-longish-name-0000');
   assert.is(entries[1001]!.type, DT_REG);
   assert.is(new Set(entries.map((e) => e.name)).size, 1002);
-  assert.ok(dev.count(K.FUSE_READDIRPLUS) > 2, `${dev.count(K.FUSE_READDIRPLUS)} READDIRPLUS calls`);
-  assert.is(dev.count(K.FUSE_READDIR), 0);
+  assert.is(dev.count(K.FUSE_READDIRPLUS), 1);
+  assert.ok(dev.count(K.FUSE_READDIR) > 1, `${dev.count(K.FUSE_READDIR)} READDIR calls`);
   await settle();
   assert.equal(dev.liveLookups(), [], 'READDIRPLUS lookups are given back');
   assert.ok(dev.count(K.FUSE_BATCH_FORGET) > 0);
+});
+
+t('without READDIRPLUS_AUTO granted, every batch is READDIRPLUS', async () => {
+  const { dev, vfs } = await mounted({ readdirplusAuto: false }, { 'inode-cache': '0' }, bigDir);
+  assert.is((await vfs.readdirAll('/big')).length, 1002);
+  assert.ok(dev.count(K.FUSE_READDIRPLUS) > 2, `${dev.count(K.FUSE_READDIRPLUS)} READDIRPLUS calls`);
+  assert.is(dev.count(K.FUSE_READDIR), 0);
+});
+
+t('names looked up during a listing make the next batch READDIRPLUS again (Linux\'s advise)', async () => {
+  // 4000 names: a READDIR batch of 64 KiB holds some 1000 of them.
+  const { dev, vfs } = await mounted({}, {}, (d) => bigDir(d, 4000));
+  const fd = await vfs.open('/big', O_RDONLY | O_DIRECTORY);
+  const first = await vfs.readdir(fd);
+  assert.is(dev.count(K.FUSE_READDIRPLUS), 1);
+  await vfs.readdir(fd);
+  assert.is(dev.count(K.FUSE_READDIR), 1, 'nobody looked: plain READDIR');
+  await vfs.stat(`/big/${first[5]!.name}`); // entry_valid 0: a LOOKUP
+  await vfs.readdir(fd);
+  assert.is(dev.count(K.FUSE_READDIRPLUS), 2, 'a lookup in the directory: READDIRPLUS');
+  await vfs.readdir(fd);
+  assert.is(dev.count(K.FUSE_READDIR), 2);
+  await vfs.close(fd);
+});
+
+t('ls -l: a listing then a stat of every name sends no LOOKUP and no GETATTR while the entries are valid', async () => {
+  const { dev, vfs } = await mounted({ validSeconds: 60n }, {}, bigDir);
+  const fd = await vfs.open('/big', O_RDONLY | O_DIRECTORY);
+  let n = 0;
+  for (let batch = await vfs.readdir(fd); batch.length > 0; batch = await vfs.readdir(fd)) {
+    for (const e of batch) {
+      if (e.name === '.' || e.name === '..') continue;
+      assert.is((await vfs.stat(`/big/${e.name}`)).size, 1);
+      n++;
+    }
+  }
+  await vfs.close(fd);
+  assert.is(n, 1000);
+  assert.is(dev.count(K.FUSE_LOOKUP), 1, 'only /big itself');
+  assert.is(dev.count(K.FUSE_GETATTR), 1, 'only the root at mount');
+  assert.is(dev.count(K.FUSE_READDIR), 0, 'each batch served a stat: all READDIRPLUS');
 });
 
 t('READDIRPLUS counts merge into a node held open', async () => {

@@ -1,6 +1,7 @@
 // The host calls the passthrough needs and Node does not offer: mknodat,
 // renameat2, utimensat (UTIME_NOW/UTIME_OMIT), fallocate, lseek (SEEK_DATA,
-// SEEK_HOLE), copy_file_range and the l*xattr family. Each is one syscall,
+// SEEK_HOLE), copy_file_range, the l*xattr family, and a directory listing
+// with each entry's inode number (getdents64; Node's Dirent drops d_ino). Each is one syscall,
 // synchronous, with arguments checked here; a failure throws an Error whose
 // `code` is the errno name and `errno` its negated number, as Node's own
 // fs errors, so the caller's errno mapping applies unchanged.
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <linux/fs.h>
 #include <sys/syscall.h>
+#include <dirent.h>
 #include <node_api.h>
 
 #ifndef RENAME_NOREPLACE
@@ -226,12 +228,60 @@ static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
   return r < 0 ? throw_errno(env, err, "lremovexattr") : undef(env);
 }
 
+// listdir(dirfd): every entry of the directory but "." and "..", read with
+// getdents64 through a fresh fd of its own (so the caller's fd keeps its
+// offset), packed as records of u64 ino | u8 d_type | u16 name length |
+// name bytes, little-endian. One call, one Buffer: no object per entry.
+struct linux_dirent64_hdr { uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type; char d_name[]; };
+
+static napi_value js_listdir(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  int32_t dirfd;
+  if (get_args(env, info, 1, a) || get_i32(env, a[0], &dirfd)) return throw_type(env, "listdir(dirfd)");
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return throw_errno(env, errno, "listdir: openat");
+  size_t cap = 1 << 16, len = 0;
+  unsigned char *out = malloc(cap);
+  char buf[1 << 15];
+  int err = out ? 0 : ENOMEM;
+  while (!err) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0) { err = errno; break; }
+    if (n == 0) break;
+    for (long at = 0; at < n;) {
+      struct linux_dirent64_hdr *d = (struct linux_dirent64_hdr *)(buf + at);
+      at += d->d_reclen;
+      size_t nl = strlen(d->d_name);
+      if ((nl == 1 && d->d_name[0] == '.') || (nl == 2 && d->d_name[0] == '.' && d->d_name[1] == '.')) continue;
+      if (len + 11 + nl > cap) {
+        unsigned char *bigger = realloc(out, cap * 2);
+        if (!bigger) { err = ENOMEM; break; }
+        out = bigger;
+        cap *= 2;
+      }
+      uint64_t ino = d->d_ino;
+      for (int k = 0; k < 8; k++) out[len + k] = (unsigned char)(ino >> (8 * k));
+      out[len + 8] = d->d_type;
+      out[len + 9] = (unsigned char)(nl & 0xff);
+      out[len + 10] = (unsigned char)(nl >> 8);
+      memcpy(out + len + 11, d->d_name, nl);
+      len += 11 + nl;
+    }
+  }
+  close(fd);
+  if (err) { free(out); return throw_errno(env, err, "listdir: getdents64"); }
+  napi_value result;
+  napi_status st = napi_create_buffer_copy(env, len, out, NULL, &result);
+  free(out);
+  return st == napi_ok ? result : throw_errno(env, ENOMEM, "listdir");
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   struct { const char *name; napi_callback fn; } fns[] = {
     { "mknodat", js_mknodat }, { "renameat2", js_renameat2 }, { "utimensat", js_utimensat },
     { "fallocate", js_fallocate }, { "lseek", js_lseek }, { "copyFileRange", js_copy_file_range },
     { "lgetxattr", js_lgetxattr }, { "llistxattr", js_llistxattr }, { "lsetxattr", js_lsetxattr },
-    { "lremovexattr", js_lremovexattr },
+    { "lremovexattr", js_lremovexattr }, { "listdir", js_listdir },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

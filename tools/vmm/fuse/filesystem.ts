@@ -35,6 +35,10 @@ export interface FuseContext {
 export interface FsInit {
   /** Offer FUSE_HAS_INODE_DAX: the filesystem sets FUSE_ATTR_DAX per inode. */
   inodeDax?: boolean;
+  /** false: do not offer FUSE_DO_READDIRPLUS (nor READDIRPLUS_AUTO), as
+   *  virtiofsd with cache=none: attributes no one may cache are not worth
+   *  a stat per entry. */
+  readdirplus?: boolean;
 }
 
 /**

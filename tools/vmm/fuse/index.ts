@@ -9,7 +9,11 @@ export type {
   Awaitable, FsInit, FuseContext, FuseFilesystem, ReadSink, WriteArgs, WriteSource,
 } from './filesystem';
 export { readonlyFilesystem, MUTATING } from './readonly';
+export { DEFAULT_LIMITS, LimitedFilesystem } from './limits';
+export type { SessionLimits } from './limits';
 export { BufferReply, BufferRequest, ChainReply, ChainRequest } from './chain';
+export { BouncePool, BOUNCE_MAX_BYTES, BOUNCE_PER_SIZE } from './bounce-pool';
+export { ReplySink } from './sink';
 export type { ReplyTarget, RequestSource } from './chain';
 export { FuseClient } from './client';
 export type { ByteServer } from './client';

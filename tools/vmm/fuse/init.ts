@@ -33,7 +33,7 @@ export function initVersionServed(i: InitIn): boolean {
   return i.major === 7 && i.minor >= MIN_MINOR;
 }
 
-export function negotiateInit(i: InitIn, opts: { inodeDax: boolean; maxPages: number }): InitResult {
+export function negotiateInit(i: InitIn, opts: { inodeDax: boolean; readdirplus?: boolean; maxPages: number }): InitResult {
   const base: InitOut = {
     major: K.FUSE_KERNEL_VERSION, minor: K.FUSE_KERNEL_MINOR_VERSION, max_readahead: 0, flags: 0n,
     max_background: 0, congestion_threshold: 0, max_write: 0, time_gran: 0, max_pages: 0,
@@ -49,6 +49,7 @@ export function negotiateInit(i: InitIn, opts: { inodeDax: boolean; maxPages: nu
   const ext = (i.flags & K.FUSE_INIT_EXT) !== 0n;
   let offer = OFFERED;
   if (ext && opts.inodeDax) offer |= K.FUSE_HAS_INODE_DAX;
+  if (opts.readdirplus === false) offer &= ~(K.FUSE_DO_READDIRPLUS | K.FUSE_READDIRPLUS_AUTO);
   let flags = i.flags & offer;
   // flags2 exists on the wire only with FUSE_INIT_EXT.
   if (ext) flags |= K.FUSE_INIT_EXT;

@@ -19,6 +19,8 @@ import { decodeSource } from './decode';
 import { errnoOf } from './errno';
 import type { Awaitable, FuseContext, FuseFilesystem, WriteSource } from './filesystem';
 import { DEFAULT_MAX_PAGES, initVersionServed, negotiateInit } from './init';
+import { LimitedFilesystem, type SessionLimits } from './limits';
+import { BouncePool } from './bounce-pool';
 import { ReplySink } from './sink';
 
 const HDR = K.FUSE_OUT_HEADER_SIZE;
@@ -33,6 +35,8 @@ export interface FuseServerOptions {
   logger?: FuseLogger;
   /** max_pages offered with FUSE_MAX_PAGES. */
   maxPages?: number;
+  /** Per-session caps on open handles and inodes held (limits.ts); none when absent. */
+  limits?: SessionLimits;
 }
 
 /** How a byte request came (the in-process client's, tests'). */
@@ -116,8 +120,16 @@ export class FuseServer {
   private initialized = false;
   protected readonly log: FuseLogger;
   private readonly maxPages: number;
+  /** READ replies that cannot be filled in place reuse these. */
+  private readonly bounces = new BouncePool();
+  /** The filesystem served: the given one, behind the caps when there are any. */
+  readonly fs: FuseFilesystem;
+  /** The caps' counters (undefined without limits). */
+  readonly limited: LimitedFilesystem | undefined;
 
-  constructor(readonly fs: FuseFilesystem, opts: FuseServerOptions = {}) {
+  constructor(fs: FuseFilesystem, opts: FuseServerOptions = {}) {
+    this.limited = opts.limits ? new LimitedFilesystem(fs, opts.limits) : undefined;
+    this.fs = this.limited?.fs ?? fs;
     this.log = opts.logger ?? { warn: (m) => consoleLog(`fuse: ${m}`) };
     this.maxPages = Math.min(Math.max(1, opts.maxPages ?? DEFAULT_MAX_PAGES), 0xffff);
   }
@@ -240,7 +252,9 @@ export class FuseServer {
 
   private async init(ctx: FuseContext, body: InitIn): Promise<InitOut> {
     const wants = initVersionServed(body) ? await this.fs.init?.(ctx, body) : undefined;
-    const r = negotiateInit(body, { inodeDax: wants?.inodeDax === true, maxPages: this.maxPages });
+    const r = negotiateInit(body, {
+      inodeDax: wants?.inodeDax === true, readdirplus: wants?.readdirplus !== false, maxPages: this.maxPages,
+    });
     if (typeof r.out === 'number') throw new ErrnoError(r.out, `FUSE_INIT ${body.major}.${body.minor} refused`);
     this.initialized = r.initialized;
     return r.out;
@@ -249,11 +263,15 @@ export class FuseServer {
   private async read(ctx: FuseContext, body: ReadIn, reply: ReplyTarget): Promise<number | null> {
     const op = this.fs.read ?? notImplemented(K.FUSE_READ);
     const size = clampSize(body.size, reply.capacity);
-    const sink = new ReplySink(reply, size);
-    await op.call(this.fs, ctx, { ...body, size }, sink);
-    const n = sink.finish(ctx.unique);
-    if (n === null) this.log.warn(`reply of ${HDR} bytes exceeds the ${reply.capacity}-byte buffer`);
-    return n;
+    const sink = new ReplySink(reply, size, this.bounces);
+    try {
+      await op.call(this.fs, ctx, { ...body, size }, sink);
+      const n = sink.finish(ctx.unique);
+      if (n === null) this.log.warn(`reply of ${HDR} bytes exceeds the ${reply.capacity}-byte buffer`);
+      return n;
+    } finally {
+      sink.dispose();
+    }
   }
 
   private async readdir(req: Request<typeof K.FUSE_READDIR> | Request<typeof K.FUSE_READDIRPLUS>,

@@ -3,6 +3,7 @@
 // buffers, never through a whole-reply array of the server's.
 
 import { FUSE_OUT_HEADER_SIZE, LeWriter, writeOutHeader } from '../../../fs/fuse';
+import type { BouncePool } from './bounce-pool';
 import type { RequestSource, ReplyTarget } from './chain';
 import type { ReadSink, WriteSource } from './filesystem';
 
@@ -20,15 +21,19 @@ function checkCount(got: number, max: number): number {
  * Data at [HDR, HDR + limit) of the reply. In place while the target
  * offers views; otherwise, and from then on, in one bounce buffer laid out
  * as the reply (header room first), so a /dev/shm reply still reaches guest
- * memory in one write with its header.
+ * memory in one write with its header. The bounce buffer comes from the
+ * server's pool and goes back at dispose(), or once the last fill in flight
+ * settles, never while something may still write into it.
  */
 export class ReplySink implements ReadSink {
   length = 0;
   private bounce: Uint8Array | undefined;
   /** Data offset where the bounce buffer's part starts. */
   private bouncedFrom = 0;
+  private fillsInFlight = 0;
+  private disposed = false;
 
-  constructor(private readonly target: ReplyTarget, private readonly limit: number) {}
+  constructor(private readonly target: ReplyTarget, private readonly limit: number, private readonly pool?: BouncePool) {}
 
   get room(): number { return this.limit - this.length; }
 
@@ -61,7 +66,14 @@ export class ReplySink implements ReadSink {
     const views = this.bounce === undefined ? this.target.views(HDR + this.length, n, true) : undefined;
     const at = this.length;
     const bufs = views ?? [this.bounceBuffer().subarray(HDR + at, HDR + at + n)];
-    const got = checkCount(await fill(bufs), n);
+    this.fillsInFlight++;
+    let got: number;
+    try {
+      got = checkCount(await fill(bufs), n);
+    } finally {
+      this.fillsInFlight--;
+      if (this.disposed) this.giveBack();
+    }
     if (this.length !== at) throw new RangeError('READ data placed while a fill was in flight');
     this.length += got;
     return got;
@@ -84,9 +96,22 @@ export class ReplySink implements ReadSink {
     return len;
   }
 
+  /** The reply is written or abandoned: the bounce buffer may be reused. */
+  dispose(): void {
+    this.disposed = true;
+    this.giveBack();
+  }
+
+  private giveBack(): void {
+    if (this.fillsInFlight > 0 || this.bounce === undefined) return;
+    this.pool?.give(this.bounce);
+    this.bounce = undefined;
+  }
+
   private bounceBuffer(): Uint8Array {
+    if (this.disposed) throw new RangeError('READ data placed after the reply was disposed');
     if (this.bounce === undefined) {
-      this.bounce = new Uint8Array(HDR + this.limit);
+      this.bounce = this.pool ? this.pool.take(HDR + this.limit) : new Uint8Array(HDR + this.limit);
       this.bouncedFrom = this.length;
     }
     return this.bounce;

@@ -22,14 +22,21 @@ export async function opendir(s: PassthroughState, ctx: FuseContext, _body: Open
   const dir = await s.dirOf(i); // the reference goes to the DirFh
   let entries: DirEntryName[];
   try {
-    const list = await s.host.list(i.dev, dir.self);
-    entries = [{ name: Buffer.from('.'), type: K.DT_DIR }, { name: Buffer.from('..'), type: K.DT_DIR }];
-    for (const { name, dirent: e } of list) {
-      const type = e.isFile() ? K.DT_REG : e.isDirectory() ? K.DT_DIR : e.isSymbolicLink() ? K.DT_LNK
-        : e.isFIFO() ? K.DT_FIFO : e.isCharacterDevice() ? K.DT_CHR : e.isBlockDevice() ? K.DT_BLK
-          : e.isSocket() ? K.DT_SOCK : K.DT_UNKNOWN;
-      entries.push({ name, type });
+    const listed = await s.host.list(i.dev, dir.fd, dir.self);
+    // With inode numbers listed, '.' and '..' get theirs too (the root's
+    // '..' is the root: nothing above it is shown).
+    let dotdot: bigint | undefined;
+    if (listed.length === 0 || listed[0]!.ino !== undefined) {
+      if (i === s.inodes.root) dotdot = i.ino;
+      else {
+        const r = s.host.lstat(i.dev, dir.child(Buffer.from('..')));
+        dotdot = (r instanceof Promise ? await r : r).ino;
+      }
     }
+    entries = [
+      { name: Buffer.from('.'), type: K.DT_DIR, ino: dotdot === undefined ? undefined : i.ino },
+      { name: Buffer.from('..'), type: K.DT_DIR, ino: dotdot },
+      ...listed];
   } catch (e) {
     dir.release();
     throw e;
@@ -66,6 +73,11 @@ export async function readdir(s: PassthroughState, body: ReadIn, plus: boolean):
   }
   if (to === from) throw new ErrnoError(Errno.EINVAL, 'buffer too small for one entry'); // not EOF
   const picked = h.entries.slice(from, to);
+  // The listing's d_ino answers READDIR without a host call, as virtiofsd
+  // answers from getdents; what the listing lacked is lstat'ed.
+  if (!plus && picked.every((e) => e.ino !== undefined)) {
+    return { entries: picked.map((e, k) => ({ ino: e.ino!, off: BigInt(from + k + 1), type: e.type, name: e.name })) };
+  }
   // A reference for this call: a concurrent RELEASEDIR must not close the
   // fd under the lstats below.
   const dir = h.dir.acquire();

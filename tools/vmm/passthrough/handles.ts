@@ -2,6 +2,7 @@
 // directory snapshots. An fh the table does not hold is EBADF.
 
 import type { DirFd } from './dir-cache';
+import type { Listed as DirEntryName } from './host';
 import type { Inode } from './inodes';
 
 export interface FileFh {
@@ -13,11 +14,7 @@ export interface FileFh {
   writable: boolean;
 }
 
-export interface DirEntryName {
-  name: Buffer;
-  /** DT_* from the listing. */
-  type: number;
-}
+export type { DirEntryName };
 
 export interface DirFh {
   kind: 'dir';

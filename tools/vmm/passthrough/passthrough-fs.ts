@@ -34,7 +34,7 @@ export class PassthroughFs implements FuseFilesystem {
     this.state = new PassthroughState(opts);
   }
 
-  init(): FsInit { return { inodeDax: this.state.policy.policy !== 'none' }; }
+  init(): FsInit { return { inodeDax: this.state.policy.policy !== 'none', readdirplus: this.state.timeout > 0n }; }
 
   async destroy(): Promise<void> {
     const s = this.state;

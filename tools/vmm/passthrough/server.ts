@@ -5,7 +5,7 @@
 // still run concurrently on a slow host; every host access goes through
 // Confine (see confine.ts and docs/PASSTHROUGH.md).
 
-import { FuseServer, readonlyFilesystem } from '../fuse';
+import { FuseServer, readonlyFilesystem, type SessionLimits } from '../fuse';
 import { consoleLogger } from './logger';
 import { PassthroughFs } from './passthrough-fs';
 import type { PassthroughFsOptions } from './state';
@@ -15,6 +15,8 @@ export interface PassthroughOptions extends PassthroughFsOptions {
   readonly?: boolean;
   /** max_pages offered with FUSE_MAX_PAGES. */
   maxPages?: number;
+  /** Per-session caps (open handles, inodes held); none when absent. */
+  limits?: SessionLimits;
 }
 
 export class PassthroughServer extends FuseServer {
@@ -22,7 +24,7 @@ export class PassthroughServer extends FuseServer {
 
   constructor(opts: PassthroughOptions) {
     const pt = new PassthroughFs(opts);
-    super(opts.readonly ? readonlyFilesystem(pt) : pt, { logger: opts.logger ?? consoleLogger, maxPages: opts.maxPages });
+    super(opts.readonly ? readonlyFilesystem(pt) : pt, { logger: opts.logger ?? consoleLogger, maxPages: opts.maxPages, limits: opts.limits });
     this.passthrough = pt;
   }
 

@@ -2,17 +2,24 @@
 // local filesystem whose data is cached takes a few us, while the libuv
 // thread pool costs two thread wake-ups (~100-200 us here) per call; so the
 // server calls the host synchronously, as virtiofsd's threads do, and times
-// each call. A key (an open file, a filesystem) whose blocking call took
-// longer than the threshold (a network filesystem, a cold disk) goes to the
-// thread pool. A GC pause or a preempted VM can make one fast call look
-// slow, so a key whose calls then complete fast in the thread pool RECOVER
-// times in a row comes back, at most MAX_STRIKES - 1 times: a slow host
-// blocks the event loop at most MAX_STRIKES times per key.
+// each call. A key (an open file, a filesystem) whose blocking calls are
+// slow as a rule (a network filesystem, a cold disk) goes to the thread pool.
+//
+// One slow call proves nothing on a busy machine: a preempted process or a
+// stolen vCPU makes a 5 us fstat take milliseconds. So a key turns slow only
+// after SLOW_RUN slow blocking calls in a row, or one call slower than
+// HUNG_FACTOR x the threshold (a hung NFS server is worth no second wait).
+// It is never slow for good: once RECOVER << (trips - 1) thread-pool calls in
+// a row came back fast (the backoff doubles with every trip, up to
+// MAX_RECOVER), its calls block again. A slow host thus blocks the event loop
+// for at most SLOW_RUN calls per MAX_RECOVER of its pool calls.
 
-export const MAX_STRIKES = 3;
+export const SLOW_RUN = 3;
+export const HUNG_FACTOR = 50;
 export const RECOVER = 32;
+export const MAX_RECOVER = 4096;
 
-interface State { slow: boolean; strikes: number; streak: number }
+interface State { slow: boolean; trips: number; run: number; streak: number }
 
 /** Map for number/bigint keys, WeakMap for objects (open files). */
 export interface SlowStore<K> {
@@ -22,12 +29,12 @@ export interface SlowStore<K> {
 
 export class SlowGuard<K> {
   constructor(
-    /** A blocking call longer than this (ms) marks its key slow. */
+    /** A blocking call longer than this (ms) is slow. */
     readonly slowMs: number,
     readonly clock: () => number,
     private readonly store: SlowStore<K>,
-    /** Told each time a key turns slow; `final` when it stays so for good. */
-    private readonly onSlow?: (k: K, ms: number, strikes: number, final: boolean) => void,
+    /** Told each time a key turns slow (`trips` counts the times). */
+    private readonly onSlow?: (k: K, ms: number, trips: number) => void,
   ) {}
 
   /** Whether calls for `k` may block the event loop. */
@@ -40,26 +47,33 @@ export class SlowGuard<K> {
     return this.clock();
   }
 
-  /** End of a blocking call started at t0 (call it when the call threw too). */
-  done(k: K, t0: number): void {
-    const ms = this.clock() - t0;
-    if (ms <= this.slowMs) return;
+  /** End of a blocking call started at t0 (call it when the call threw too);
+   *  `calls`: it did that many syscalls' work (a listing's getdents batches),
+   *  judged by the time of one. */
+  done(k: K, t0: number, calls = 1): void {
+    const ms = (this.clock() - t0) / Math.max(1, calls);
     let s = this.store.get(k);
-    if (s === undefined) this.store.set(k, s = { slow: false, strikes: 0, streak: 0 });
+    if (ms <= this.slowMs) {
+      if (s !== undefined) s.run = 0;
+      return;
+    }
+    if (s === undefined) this.store.set(k, s = { slow: false, trips: 0, run: 0, streak: 0 });
     if (s.slow) return;
+    if (++s.run < SLOW_RUN && ms <= this.slowMs * HUNG_FACTOR) return;
     s.slow = true;
-    s.strikes++;
+    s.trips++;
+    s.run = 0;
     s.streak = 0;
-    this.onSlow?.(k, ms, s.strikes, s.strikes >= MAX_STRIKES);
+    this.onSlow?.(k, ms, s.trips);
   }
 
   /** End of a thread-pool call for a slow key: enough fast ones in a row
-   *  bring the key back to blocking calls, unless it struck out. */
+   *  bring the key back to blocking calls. */
   asyncDone(k: K, t0: number): void {
     const s = this.store.get(k);
-    if (s === undefined || !s.slow || s.strikes >= MAX_STRIKES) return;
+    if (s === undefined || !s.slow) return;
     if (this.clock() - t0 > this.slowMs) { s.streak = 0; return; }
-    if (++s.streak >= RECOVER) s.slow = false;
+    if (++s.streak >= Math.min(MAX_RECOVER, RECOVER * 2 ** (s.trips - 1))) s.slow = false;
   }
 
   /** Runs one blocking call for `k`, timed. */

@@ -70,10 +70,10 @@ export class PassthroughState {
     this.log = opts.logger ?? consoleLogger;
     const slowMs = opts.slowSyncMs ?? SLOW_SYNC_MS;
     const clock = opts.clock ?? (() => performance.now());
-    this.host = new HostCalls(new SlowGuard<bigint>(slowMs, clock, new Map(), (dev, ms, strikes, final) => {
-      const msg = `a blocking host call on filesystem ${dev} took ${ms.toFixed(1)} ms: its metadata calls go `
-        + `to the thread pool${final ? ' for good' : ' until they are fast again'}`;
-      if (strikes === 1 || final) this.log.warn(msg);
+    this.host = new HostCalls(new SlowGuard<bigint>(slowMs, clock, new Map(), (dev, ms, trips) => {
+      const msg = `blocking host calls on filesystem ${dev} are slow (the last took ${ms.toFixed(1)} ms): `
+        + 'its metadata calls go to the thread pool until they are fast again';
+      if (trips === 1) this.log.warn(msg);
       else this.log.debug?.(msg);
     }));
     this.readGuard = new SlowGuard<FileFh>(slowMs, clock, new WeakMap());

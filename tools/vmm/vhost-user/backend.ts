@@ -20,7 +20,7 @@ import { VringNotifiers } from './notifiers';
 import { VHOST_USER_F_PROTOCOL_FEATURES, VhostUserError, bit } from './protocol';
 
 export interface VhostUserBackendOptions {
-  /** The guest RAM file (ShmFileBacking's fd and size), at guest-physical 0. */
+  /** The guest RAM file (a RamFile's fd and size: a memfd or a /dev/shm file), at guest-physical 0. */
   ramFd: number;
   ramSize: number;
   /**

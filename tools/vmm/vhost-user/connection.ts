@@ -77,6 +77,32 @@ export class VhostUserConnection {
     });
   }
 
+  /**
+   * Connect, retrying while the socket refuses: virtiofsd creates its
+   * socket file at bind(), before listen(), so a connect as soon as the file
+   * exists can be refused. It serves one session, so no probe connection
+   * may precede this one. Gives up at `deadlineMs` (or when `stop()` says
+   * why, e.g. the daemon exited) with the last error.
+   */
+  static async connectRetrying(path: string, deadlineMs: number, stop: () => string | undefined = () => undefined,
+    timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<VhostUserConnection> {
+    const until = Date.now() + deadlineMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await VhostUserConnection.connect(path, Math.max(1, Math.min(timeoutMs, until - Date.now())));
+      } catch (e) {
+        const refused = e instanceof VhostUserError && /ECONNREFUSED|ENOENT/.test(e.message);
+        const why = stop();
+        if (why) throw new VhostUserError('closed', `connect to ${path}: ${why}`);
+        if (!refused || Date.now() >= until) {
+          throw new VhostUserError(e instanceof VhostUserError ? e.kind : 'closed',
+            `${(e as Error).message.replace(/^vhost-user: /, '')} (after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${deadlineMs} ms)`);
+        }
+        await new Promise((r) => setTimeout(r, Math.min(50, 5 * attempt)));
+      }
+    }
+  }
+
   get isClosed(): boolean { return this.dead !== undefined; }
 
   /** Called once, when the connection ends for any reason other than close(). */

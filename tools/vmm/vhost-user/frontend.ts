@@ -50,7 +50,9 @@ export class VhostUserFrontend {
     let conn: VhostUserConnection | undefined;
     let fe: VhostUserFrontend | undefined;
     try {
-      conn = await VhostUserConnection.connect(o.socketPath ?? daemon!.socketPath, timeoutMs);
+      // The daemon's socket file exists before it listens: retry refusals.
+      conn = await VhostUserConnection.connectRetrying(o.socketPath ?? daemon!.socketPath, timeoutMs,
+        () => (daemon?.status !== undefined ? `virtiofsd ended (${daemon.status})` : undefined), timeoutMs);
       const dir = daemon ? daemon.dir : fs.mkdtempSync(path.join(os.tmpdir(), 'vhost-user-'));
       fe = new VhostUserFrontend(conn, daemon, dir);
       fe.watch();

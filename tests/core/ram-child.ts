@@ -1,6 +1,8 @@
-// Second process for shm-process.test.ts: opens the shared file named in
-// argv[2] as guest RAM and obeys one command per stdin line, answering one
-// line on stdout:
+// Second process for the memory suite: opens the guest RAM file named in
+// argv[2] with openRam (mapped when sealed and the addon is built, else
+// positioned I/O) and obeys one command per stdin line, answering one line
+// on stdout:
+//   kind                      -> mapped | positioned
 //   write <gpa> <len> <seed>  -> ok      (pattern byte i = (i*31+seed)&255)
 //   read <gpa> <len>          -> <hex>
 //   setu64 <gpa> <value>      -> ok
@@ -8,9 +10,9 @@
 // Anything else, or an error, answers "error <message>".
 import * as readline from 'node:readline';
 import { GuestMemory } from '../../core/memory';
-import { ShmFileBacking } from '../../core/shm-file.node';
+import { openRam, ramIsMapped } from '../../core/ram.node';
 
-const backing = ShmFileBacking.open(process.argv[2]!);
+const backing = openRam(process.argv[2]!);
 const mem = new GuestMemory();
 mem.addRegion('ram', 0, backing);
 
@@ -18,6 +20,7 @@ function run(line: string): string {
   const [cmd, ...a] = line.trim().split(/\s+/);
   const n = (i: number) => Number(a[i]);
   switch (cmd) {
+    case 'kind': return ramIsMapped(backing) ? 'mapped' : 'positioned';
     case 'write': {
       const p = new Uint8Array(n(1));
       for (let i = 0; i < p.length; i++) p[i] = (i * 31 + n(2)) & 0xff;

@@ -1,0 +1,9 @@
+{
+  'targets': [
+    {
+      'target_name': 'mmap',
+      'sources': ['src/mmap.c', 'src/guard.c'],
+      'cflags': ['-Wall', '-Wextra', '-O2'],
+    },
+  ],
+}
