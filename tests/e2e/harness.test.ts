@@ -85,14 +85,14 @@ t('a random run on both backends: results, errnos and trees agree after every op
 });
 
 t('--virtiofsd-arg reaches the daemon: a bad one fails the run with its complaint', async () => {
-  const run = await harness(['--backend', 'vhost-user', '--dax', 'never', '--virtiofsd-arg=--no-such-option', '--quiet'], 60_000);
+  const run = await harness(['--backend', 'vhost-user', '--dax', 'never', '--virtiofsd-arg=--no-such-option', '--quiet'], 300_000);
   assert.is(run.code, 1);
   assert.match(run.stdout, /^device model start\s+FAIL\s+.*unknown option.*--no-such-option/m);
   assert.match(run.stdout, /harness: FAIL/);
 });
 
 t('--virtiofsd PATH that does not exist: a failure naming the path, not a skip', async () => {
-  const run = await harness(['--backend', 'vhost-user', '--virtiofsd', '/nonexistent/virtiofsd', '--json', '--quiet'], 60_000);
+  const run = await harness(['--backend', 'vhost-user', '--virtiofsd', '/nonexistent/virtiofsd', '--json', '--quiet'], 300_000);
   assert.is(run.code, 1);
   const report = JSON.parse(run.stdout) as HarnessReport;
   assert.not.ok(report.ok);
