@@ -78,11 +78,12 @@ export function checkOwner(c: Cred, st: Pick<Stat, 'uid'>): void {
 }
 
 /** chmod: the mode to set. A caller outside the file's group (and not
- *  root) cannot set S_ISGID on a non-directory: the bit is dropped. */
+ *  root) cannot set S_ISGID, on a directory either (Linux's
+ *  setattr_prepare): the bit is dropped. */
 export function chmodMode(c: Cred, st: Pick<Stat, 'mode' | 'uid' | 'gid'>, mode: number): number {
   checkOwner(c, st);
   let m = mode & 0o7777;
-  if (!isRoot(c) && (st.mode & S_IFMT) !== S_IFDIR && !inGroup(c, st.gid)) m &= ~S_ISGID;
+  if (!isRoot(c) && !inGroup(c, st.gid)) m &= ~S_ISGID;
   return m;
 }
 
