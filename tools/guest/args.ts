@@ -15,6 +15,8 @@ export interface GuestArgs {
   /** Seconds (mount option request-timeout); undefined: the default. */
   requestTimeout?: string;
   aggressive: boolean;
+  /** --no-doorbells: decline the request queues' doorbells (every kick and interrupt via the device model). */
+  noDoorbells?: boolean;
   json: boolean;
   /** The command and its words; empty for --help. */
   command: string;
@@ -35,6 +37,8 @@ options:
   --dax MODE            always|never|inode (default: always when the device has a window)
   --chunk-size SIZE     DAX chunk size (default 2M; a multiple of the map alignment)
   --aggressive          on a DAX miss map the rest of the file (OSv's prefetch)
+  --no-doorbells         decline the request queues' kick and call FIFOs (vhost-user): kicks and
+                        interrupts then go through the device model
   --request-timeout S   seconds before FUSE_INTERRUPT; as long again aborts the connection (default 30; 0 none)
   --json                print the same data as JSON (one document per command)
   -h, --help            this text
@@ -110,6 +114,7 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
         break;
       }
       case '--aggressive': out.aggressive = true; break;
+      case '--no-doorbells': out.noDoorbells = true; break;
       case '--json': out.json = true; break;
       case '-h': case '--help': out.command = 'help'; return out;
       default: throw new UsageError(`unknown option ${a}`);

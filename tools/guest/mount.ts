@@ -24,6 +24,8 @@ export interface MountOptions {
   aggressive?: boolean;
   requestQueues?: number;
   timeoutMs?: number;
+  /** Take the request queues' doorbells when the device offers them (default true). */
+  doorbells?: boolean;
 }
 
 export interface GuestMount {
@@ -45,6 +47,7 @@ export function resolveToken(opts: Pick<MountOptions, 'connect' | 'token' | 'tok
 export async function mountShare(opts: MountOptions): Promise<GuestMount> {
   const remote = await connectVirtioFs(opts.connect, {
     token: resolveToken(opts), timeoutMs: opts.timeoutMs, requestQueues: opts.requestQueues,
+    doorbells: opts.doorbells,
   });
   try {
     const device = fuseDeviceOf(remote.driver, remote.memory);
