@@ -26,6 +26,10 @@ export class GuestDoorbells {
   /** Kicks written to FIFOs and call signals read (batches), for tests and the bench. */
   kicks = 0;
   calls = 0;
+  /** Hand-overs taken, and doorbells given back (take-back, reset, loss). */
+  taken = 0;
+  returned = 0;
+  private waiters: { queue: number; resolve(): void }[] = [];
 
   constructor(private readonly peer: WirePeer, private readonly onCall: (queue: number) => void) {}
 
@@ -33,6 +37,12 @@ export class GuestDoorbells {
 
   /** The queues whose doorbells the guest holds. */
   get queues(): number[] { return [...this.bells.keys()]; }
+
+  /** Resolves once the guest holds queue `queue`'s doorbells (at once if it does). */
+  held(queue: number): Promise<void> {
+    if (this.bells.has(queue)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ queue, resolve }));
+  }
 
   /** Open queue `queue`'s kick and call FIFOs. Throws ErrnoError(EPROTO); on failure holds nothing new. */
   take(queue: number, kickPath: string, callPath: string): void {
@@ -56,6 +66,10 @@ export class GuestDoorbells {
     call.on('data', () => { this.calls++; this.onCall(queue); });
     call.on('error', () => undefined); // closed under us at release(): nothing to report
     this.bells.set(queue, { kickFd, call });
+    this.taken++;
+    const ready = this.waiters.filter((w) => w.queue === queue);
+    this.waiters = this.waiters.filter((w) => w.queue !== queue);
+    for (const w of ready) w.resolve();
   }
 
   /** Ring queue `queue`'s kick doorbell; false when the guest holds none (send NOTIFY instead). */
@@ -77,6 +91,7 @@ export class GuestDoorbells {
     const b = this.bells.get(queue);
     if (!b) return;
     this.bells.delete(queue);
+    this.returned++;
     b.call.destroy();
     try { fs.closeSync(b.kickFd); } catch { /* already gone */ }
   }

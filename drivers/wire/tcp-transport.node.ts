@@ -55,6 +55,8 @@ export interface WireTransport extends MmioTransport {
   abort(errno: number, reason: string): void;
   /** The queues' doorbells this guest holds, and how often it used them. */
   readonly doorbells: GuestDoorbells;
+  /** QueueNotify register frames sent for `queue` (kicks through a doorbell are not frames). */
+  notifyFrames(queue: number): number;
 }
 
 export interface ConnectOptions {
@@ -168,8 +170,12 @@ class TcpWireTransport implements WireTransport {
   notify(queue: number): void {
     if (this.state !== 'open') return;
     if (this.doorbells.kick(queue)) return;
+    this.notifiesSent.set(queue, (this.notifiesSent.get(queue) ?? 0) + 1);
     this.post(encodeNotify(queue));
   }
+
+  private readonly notifiesSent = new Map<number, number>();
+  notifyFrames(queue: number): number { return this.notifiesSent.get(queue) ?? 0; }
 
   onInterrupt(handler: (status?: number) => void): void {
     this.interruptHandlers.push(handler);
