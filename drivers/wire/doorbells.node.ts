@@ -29,7 +29,8 @@ export class GuestDoorbells {
   /** Hand-overs taken, and doorbells given back (take-back, reset, loss). */
   taken = 0;
   returned = 0;
-  private waiters: { queue: number; resolve(): void }[] = [];
+  private readonly takenBy = new Map<number, number>();
+  private waiters: { queue: number; nth: number; resolve(): void }[] = [];
 
   constructor(private readonly peer: WirePeer, private readonly onCall: (queue: number) => void) {}
 
@@ -38,10 +39,10 @@ export class GuestDoorbells {
   /** The queues whose doorbells the guest holds. */
   get queues(): number[] { return [...this.bells.keys()]; }
 
-  /** Resolves once the guest holds queue `queue`'s doorbells (at once if it does). */
-  held(queue: number): Promise<void> {
-    if (this.bells.has(queue)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ queue, resolve }));
+  /** Resolves once the guest has taken queue `queue`'s `nth` hand-over (at once if it had). */
+  held(queue: number, nth = 1): Promise<void> {
+    if ((this.takenBy.get(queue) ?? 0) >= nth) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ queue, nth, resolve }));
   }
 
   /** Open queue `queue`'s kick and call FIFOs. Throws ErrnoError(EPROTO); on failure holds nothing new. */
@@ -67,8 +68,11 @@ export class GuestDoorbells {
     call.on('error', () => undefined); // closed under us at release(): nothing to report
     this.bells.set(queue, { kickFd, call });
     this.taken++;
-    const ready = this.waiters.filter((w) => w.queue === queue);
-    this.waiters = this.waiters.filter((w) => w.queue !== queue);
+    const n = (this.takenBy.get(queue) ?? 0) + 1;
+    this.takenBy.set(queue, n);
+    const due = (w: { queue: number; nth: number }) => w.queue === queue && w.nth <= n;
+    const ready = this.waiters.filter(due);
+    this.waiters = this.waiters.filter((w) => !due(w));
     for (const w of ready) w.resolve();
   }
 
