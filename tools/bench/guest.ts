@@ -27,7 +27,7 @@ export async function guestJob(
 ): Promise<JobResult> {
   const mount = await mountShare({
     connect: target.connect, token: target.token, tokenFile: target.tokenFile,
-    dax: path === 'dax' ? 'always' : 'never', chunkSize,
+    dax: path === 'dax' ? 'always' : 'never', chunkSize, doorbells: target.doorbells,
   });
   try {
     const vfs = mount.vfs;

@@ -41,6 +41,10 @@ export interface BenchArgs {
   plot?: string;
   quiet: boolean;
   host: boolean;
+  /** The spawned device model's backend (virtiofs-vmm --backend); default passthrough. */
+  backend?: 'passthrough' | 'vhost-user';
+  /** false: the guest declines the request queues' doorbells (vhost-user). */
+  doorbells: boolean;
   /** micro-dax: lookups per size. */
   microOps?: number;
 }
@@ -54,7 +58,7 @@ const RW: Record<string, Rw> = { read: 'read', seqread: 'read', randread: 'randr
 const ENGINES: Record<string, IoEngine> = {
   psync: 'psync', sync: 'psync', pvsync: 'psync', pvsync2: 'psync', libaio: 'libaio', io_uring: 'libaio', posixaio: 'libaio',
 };
-const FLAGS = new Set(['json', 'help', 'quiet', 'time_based', 'group_reporting', 'no-host']);
+const FLAGS = new Set(['json', 'help', 'quiet', 'time_based', 'group_reporting', 'no-host', 'no-doorbells']);
 
 export function parseRuntime(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)?\s*$/i.exec(text);
@@ -101,12 +105,12 @@ function tokens(argv: readonly string[]): [string, string][] {
 
 /** Options are spelt with '_' as fio does (io_size); '-' is accepted too. */
 const GLOBAL_ONLY = new Set(['connect', 'token_file', 'directory', 'cache_size', 'chunk_size', 'json', 'output_format',
-  'plot', 'quiet', 'no_host', 'matrix', 'micro', 'help', 'ops']);
+  'plot', 'quiet', 'no_host', 'no_doorbells', 'backend', 'matrix', 'micro', 'help', 'ops']);
 const JOB_KEYS = new Set(['name', 'rw', 'readwrite', 'bs', 'blocksize', 'size', 'filesize', 'runtime', 'io_size', 'io_limit',
   'iodepth', 'numjobs', 'ioengine', 'dax', 'randseed', 'time_based', 'group_reporting']);
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { mode: 'jobs', jobs: [], json: false, quiet: false, host: true };
+  const args: BenchArgs = { mode: 'jobs', jobs: [], json: false, quiet: false, host: true, doorbells: true };
   const global: Section = new Map();
   const sections: Section[] = [];
   for (const [rawKey, value] of tokens(argv)) {
@@ -125,6 +129,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         case 'plot': args.plot = value; break;
         case 'quiet': args.quiet = true; break;
         case 'no_host': args.host = false; break;
+        case 'no_doorbells': args.doorbells = false; break;
+        case 'backend':
+          if (value !== 'passthrough' && value !== 'vhost-user') throw new UsageError(`--backend: passthrough or vhost-user, not "${value}"`);
+          args.backend = value; break;
         case 'matrix':
           if (value !== 'seed002') throw new UsageError(`--matrix: unknown matrix "${value}" (known: seed002)`);
           args.mode = 'matrix'; args.matrix = 'seed002'; break;
@@ -217,6 +225,9 @@ Device model:
   --directory DIR           host directory of the files (the share's root; needed with --connect)
   --cache-size SIZE         DAX window of the spawned device model (default 1G)
   --chunk-size SIZE         DAX chunk size of the guest mount (default 2M)
+  --backend KIND            the spawned device model's backend: passthrough (default) or vhost-user
+  --no-doorbells            the guest declines the request queues' kick and call FIFOs (vhost-user):
+                            every kick and interrupt through the device model
 
 Output:
   --json                    JSON on stdout instead of the table (--output-format json)
