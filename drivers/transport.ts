@@ -16,6 +16,14 @@ export interface MmioTransport {
    *  the interrupt carried it, when the transport delivers it (the wire's
    *  INTERRUPT frame does); otherwise the driver reads the register. */
   onInterrupt(handler: (status?: number) => void): void;
+  /** Send every posted write now, instead of with the rest of this turn's
+   *  (a driver about to busy-poll for the answer to its notify). Optional:
+   *  a transport that never holds writes back has nothing to do. */
+  flush?(): void;
+  /** The device runs beside the driver (another process or thread), so it
+   *  can answer while the driver spins; a device in the driver's own thread
+   *  cannot, and busy-polling it would only burn the bound. */
+  readonly concurrent?: boolean;
   /** The device is gone (connection lost, device model stopped). */
   onClose(handler: (reason: Error) => void): void;
   close(): void;

@@ -23,11 +23,12 @@ import {
 } from '../virtio/status';
 import { Iovec, RingAllocator, VirtqueueError, alignUp } from '../virtqueue';
 import {
-  VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES, VIRTIO_FS_CONFIG_TAG, VIRTIO_FS_HIPRIO_QUEUE,
+  VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES, VIRTIO_FS_CONFIG_TAG,
   VIRTIO_FS_SHMCAP_ID_CACHE, VIRTIO_FS_TAG_SIZE, decodeTag,
 } from './config';
 import type { SharedMemoryRegion } from '../virtio/shm';
-import { setupQueues, type FsQueue, type Pending } from './fs-queue';
+import { BusyPoller, type BusyPollStats } from './busy-poll';
+import { pickQueue, setupQueues, type FsQueue, type Pending } from './fs-queue';
 import {
   VirtioFsProbeError, resolveOptions, type NegotiatedInit, type RequestOptions, type VirtioFsDriverOptions,
 } from './options';
@@ -63,11 +64,13 @@ export class VirtioFsDriver {
   /** Requests not settled yet (waiting ones included), and those of them in the rings. */
   private unsettled = 0;
   private issued = 0;
+  private readonly poller: BusyPoller | undefined;
 
   private constructor(mmio: MmioDriver, private readonly memory: GuestMemory,
                       private readonly allocator: RingAllocator, init: {
                         features: bigint; tag: string; numRequestQueues: number;
                         queues: FsQueue[]; dax: SharedMemoryRegion | undefined; log: (m: string) => void;
+                        poller: BusyPoller | undefined;
                       }) {
     this.mmio = mmio;
     this.features = init.features;
@@ -77,6 +80,7 @@ export class VirtioFsDriver {
     this.requestQueues = init.queues.length - 1;
     this.dax = init.dax;
     this.log = init.log;
+    this.poller = init.poller;
     this.indirect = hasFeature(init.features, VIRTIO_RING_F_INDIRECT_DESC);
   }
 
@@ -88,7 +92,7 @@ export class VirtioFsDriver {
    */
   static async probe(transport: MmioTransport, memory: GuestMemory, allocator: RingAllocator,
                      options: VirtioFsDriverOptions = {}): Promise<VirtioFsDriver> {
-    const { requestQueues, queueSize, features: wanted, log } = resolveOptions(options);
+    const { requestQueues, queueSize, features: wanted, log, busyPollUs, busyPollAdaptive } = resolveOptions(options);
     const mmio = new MmioDriver(transport);
     await mmio.probe(VIRTIO_ID_FS);
     await mmio.reset();
@@ -110,7 +114,8 @@ export class VirtioFsDriver {
       if (dax && (dax.len === 0 || !Number.isSafeInteger(dax.base + dax.len))) {
         throw new VirtioFsProbeError(`bad cache window base 0x${dax.base.toString(16)} len ${dax.len}`);
       }
-      const drv = new VirtioFsDriver(mmio, memory, allocator, { features, tag, numRequestQueues, queues, dax, log });
+      const poller = busyPollUs > 0 && transport.concurrent ? new BusyPoller(busyPollUs, busyPollAdaptive) : undefined;
+      const drv = new VirtioFsDriver(mmio, memory, allocator, { features, tag, numRequestQueues, queues, dax, log, poller });
       // A transport that delivers InterruptStatus with each interrupt (the
       // wire's INTERRUPT frame) spares a register round trip per interrupt.
       transport.onInterrupt((status) => drv.interrupt(status ?? -1));
@@ -136,6 +141,9 @@ export class VirtioFsDriver {
   /** log2 of the map alignment FUSE_INIT negotiated, as OSv's
    *  get_map_alignment(); undefined before FUSE_INIT and after FUSE_DESTROY. */
   getMapAlignment(): number | undefined { return this.init?.mapAlignment; }
+
+  /** What busy-polling did (undefined when it is off). */
+  get busyPoll(): Readonly<BusyPollStats> | undefined { return this.poller?.stats; }
 
   /** The filesystem hands over what FUSE_INIT negotiated (undefined once it
    *  sent FUSE_DESTROY). OSv's vfsops call set_map_alignment() there. */
@@ -164,7 +172,9 @@ export class VirtioFsDriver {
     if (!Number.isInteger(replyCapacity) || replyCapacity < 0 || bytes.length + replyCapacity > U32_MAX) {
       return Promise.reject(new ErrnoError(Errno.EINVAL, `virtio-fs: bad reply capacity ${replyCapacity}`));
     }
-    const q = this.pick(opts, replyCapacity > 0 && !this.indirect ? 2 : 1);
+    const picked = pickQueue(this.queues, this.rr, opts, replyCapacity > 0 && !this.indirect ? 2 : 1);
+    this.rr = picked.rr;
+    const q = picked.q;
     if (q instanceof ErrnoError) return Promise.reject(q);
     return new Promise<Uint8Array>((resolve, reject) => {
       const p: Pending = { bytes, capacity: replyCapacity, buf: -1, replyAt: 0, resolve, reject };
@@ -199,29 +209,6 @@ export class VirtioFsDriver {
     this.failAll(this.dead);
     for (const q of this.queues) this.allocator.free(q.ring);
     this.queues.length = 0;
-  }
-
-  /** The queue for a request of `descs` descriptors: the caller's, or round-robin among those with room. */
-  private pick(opts: RequestOptions | undefined, descs: number): FsQueue | ErrnoError {
-    let q: FsQueue | undefined;
-    if (opts?.hiprio) q = this.queues[VIRTIO_FS_HIPRIO_QUEUE];
-    else if (opts?.queue !== undefined) {
-      q = Number.isInteger(opts.queue) ? this.queues[opts.queue] : undefined;
-      if (!q) return new ErrnoError(Errno.EINVAL, `virtio-fs: no queue ${opts.queue}`);
-    } else {
-      // Round-robin over request queues, skipping full and broken ones.
-      const n = this.requestQueues;
-      for (let k = 0; k < n && !q; k++) {
-        const c = this.queues[1 + ((this.rr + k) % n)]!;
-        if (!c.broken && c.waiting.length === 0 && c.dq.numFree >= descs) { q = c; this.rr = (this.rr + k + 1) % n; }
-      }
-      for (let k = 0; k < n && !q; k++) {
-        const c = this.queues[1 + ((this.rr + k) % n)]!;
-        if (!c.broken) { q = c; this.rr = (this.rr + k + 1) % n; }
-      }
-    }
-    if (!q || q.broken) return new ErrnoError(Errno.EIO, 'virtio-fs: queue broken by the device');
-    return q;
   }
 
   /** Put `p` on `q`. False: no room (descriptors or memory) now, wait. True: added or failed. */
@@ -265,6 +252,9 @@ export class VirtioFsDriver {
       q.kickScheduled = false;
       if (this.dead || q.broken) return;
       if (q.dq.kickNeeded()) this.mmio.notify(q.index);
+      if (!this.poller || !q.pollable) return;
+      this.mmio.transport.flush?.(); // the notify must be out before we spin
+      if (this.poller.poll(() => q.dq.hasUsed())) this.harvestAll();
     });
   }
 

@@ -2,13 +2,14 @@
 // sets them up (virtio 1.2 §5.11.2), each a split ring of its own with the
 // requests waiting for room on it.
 
+import { Errno, ErrnoError } from '../../core/errno';
 import type { Log } from '../../core/log';
 import type { GuestMemory } from '../../core/memory';
 import type { MmioDriver } from '../virtio-mmio/driver';
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, hasFeature } from '../virtio/features';
 import { DriverQueue, RingAllocator, virtqLayout } from '../virtqueue';
 import { VIRTIO_FS_FIRST_REQUEST_QUEUE, VIRTIO_FS_HIPRIO_QUEUE } from './config';
-import { VirtioFsProbeError } from './options';
+import { VirtioFsProbeError, type RequestOptions } from './options';
 import { Fifo } from './fifo';
 
 const RING_ALIGN = 4096;
@@ -33,6 +34,8 @@ export interface FsQueue {
   kickScheduled: boolean;
   /** Its used ring went bad: every request on it failed; it takes no more. */
   broken: boolean;
+  /** A request queue whose used ring is in memory with a live view: worth busy-polling. */
+  readonly pollable: boolean;
 }
 
 export interface QueueWants {
@@ -74,9 +77,38 @@ export async function setupQueues(mmio: MmioDriver, memory: GuestMemory, allocat
     const used = ring + layout.usedOffset;
     const dq = new DriverQueue<Pending>(memory, { size, desc, avail, used, eventIdx, indirect }, allocator);
     await mmio.setupQueue(index, { num: size, desc, driver: avail, device: used });
-    queues.push({ index, dq, ring, waiting: new Fifo<Pending>(), kickScheduled: false, broken: false });
+    const pollable = index >= VIRTIO_FS_FIRST_REQUEST_QUEUE && memory.view(used, 4) !== undefined;
+    queues.push({ index, dq, ring, waiting: new Fifo<Pending>(), kickScheduled: false, broken: false, pollable });
   }
   return queues;
+}
+
+/**
+ * The queue for a request of `descs` descriptors: the caller's, or
+ * round-robin among the request queues, those with room first; `rr` is the
+ * round-robin cursor, returned advanced.
+ */
+export function pickQueue(queues: readonly FsQueue[], rr: number, opts: RequestOptions | undefined,
+                          descs: number): { q: FsQueue | ErrnoError; rr: number } {
+  let q: FsQueue | undefined;
+  if (opts?.hiprio) q = queues[VIRTIO_FS_HIPRIO_QUEUE];
+  else if (opts?.queue !== undefined) {
+    q = Number.isInteger(opts.queue) ? queues[opts.queue] : undefined;
+    if (!q) return { q: new ErrnoError(Errno.EINVAL, `virtio-fs: no queue ${opts.queue}`), rr };
+  } else {
+    // Round-robin over request queues, skipping full and broken ones.
+    const n = queues.length - 1;
+    for (let k = 0; k < n && !q; k++) {
+      const c = queues[1 + ((rr + k) % n)]!;
+      if (!c.broken && c.waiting.length === 0 && c.dq.numFree >= descs) { q = c; rr = (rr + k + 1) % n; }
+    }
+    for (let k = 0; k < n && !q; k++) {
+      const c = queues[1 + ((rr + k) % n)]!;
+      if (!c.broken) { q = c; rr = (rr + k + 1) % n; }
+    }
+  }
+  if (!q || q.broken) return { q: new ErrnoError(Errno.EIO, 'virtio-fs: queue broken by the device'), rr };
+  return { q, rr };
 }
 
 function floorPow2(n: number): number {

@@ -2,6 +2,7 @@
 
 import { type Log, consoleLog } from '../../core/log';
 import { VIRTIO_QUEUE_MAX, VIRTQUEUE_MAX_SIZE } from '../virtio/ids';
+import { DEFAULT_BUSY_POLL_US } from './busy-poll';
 import {
   VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, feature,
 } from '../virtio/features';
@@ -17,6 +18,12 @@ export interface VirtioFsDriverOptions {
   queueSize?: number;
   /** Features wanted among VIRTIO_FS_DRIVER_FEATURES; VERSION_1 is always taken. */
   features?: bigint;
+  /** Busy-poll a request queue's used ring for up to this many microseconds
+   *  after a notify (busy-poll.ts); 0: never. Only on rings in memory with a
+   *  live view. Default DEFAULT_BUSY_POLL_US. */
+  busyPollUs?: number;
+  /** Back off when spins do not pay (default true). */
+  busyPollAdaptive?: boolean;
   logger?: Log;
 }
 
@@ -47,7 +54,7 @@ const DEFAULT_QUEUE_SIZE = 1024;
 
 /** The options with their defaults, checked (a bad one is the caller's bug). */
 export function resolveOptions(options: VirtioFsDriverOptions): {
-  requestQueues: number; queueSize: number; features: bigint; log: Log;
+  requestQueues: number; queueSize: number; features: bigint; log: Log; busyPollUs: number; busyPollAdaptive: boolean;
 } {
   const requestQueues = options.requestQueues ?? DEFAULT_REQUEST_QUEUES;
   const queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
@@ -57,6 +64,13 @@ export function resolveOptions(options: VirtioFsDriverOptions): {
   if (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > VIRTQUEUE_MAX_SIZE) {
     throw new VirtioFsProbeError(`bad queueSize ${queueSize}`);
   }
+  const busyPollUs = options.busyPollUs ?? DEFAULT_BUSY_POLL_US;
+  if (!Number.isFinite(busyPollUs) || busyPollUs < 0 || busyPollUs > 1_000_000) {
+    throw new VirtioFsProbeError(`bad busyPollUs ${busyPollUs}`);
+  }
   const features = (options.features ?? VIRTIO_FS_DRIVER_FEATURES) & VIRTIO_FS_DRIVER_FEATURES;
-  return { requestQueues, queueSize, features, log: options.logger ?? consoleLog };
+  return {
+    requestQueues, queueSize, features, log: options.logger ?? consoleLog,
+    busyPollUs, busyPollAdaptive: options.busyPollAdaptive ?? true,
+  };
 }

@@ -177,6 +177,13 @@ class TcpWireTransport implements WireTransport {
   private readonly notifiesSent = new Map<number, number>();
   notifyFrames(queue: number): number { return this.notifiesSent.get(queue) ?? 0; }
 
+  /** The device model is another process. */
+  readonly concurrent = true;
+
+  flush(): void {
+    if (this.corked) this.uncork();
+  }
+
   onInterrupt(handler: (status?: number) => void): void {
     this.interruptHandlers.push(handler);
   }

@@ -8,7 +8,7 @@
 
 import { Errno, ErrnoError } from '../../core/errno';
 import type { Log } from '../../core/log';
-import { DaxManager, PAGE_SHIFT } from './dax';
+import { DaxManager, PAGE_SHIFT, type PlacementName } from './dax';
 import { SessionDaxPort } from './dax-port';
 import type { FuseDevice } from './device';
 import {
@@ -31,9 +31,12 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
 /** What FUSE_INIT asks. Locks are the server's when it grants them (else
  *  the VFS keeps them locally, as Linux does); no writeback cache: every
- *  write goes to the server when it is made. */
+ *  write goes to the server when it is made. FUSE_HAS_INODE_DAX is asked
+ *  only for a dax=inode mount (INODE_DAX_FLAG), as the per-file DAX series
+ *  settled (per-file DAX for virtio-fs, Jeffle Xu, 2021, v4). */
 export const INIT_FLAGS = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS
-  | FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT | FUSE_HAS_INODE_DAX | FUSE_BIG_WRITES | FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+  | FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT | FUSE_BIG_WRITES | FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+export const INODE_DAX_FLAG = FUSE_HAS_INODE_DAX;
 
 /** The outcome of FUSE_INIT. */
 export interface FuseConnInfo {
@@ -59,11 +62,18 @@ export interface FuseConnInfo {
   /** FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS granted: the server holds the locks. */
   readonly posixLocks: boolean;
   readonly flockLocks: boolean;
+  /** FUSE_HAS_INODE_DAX asked (a dax=inode first mount) and granted:
+   *  FUSE_ATTR_DAX in attributes means something. */
+  readonly inodeDax: boolean;
 }
 
 export interface ConnectionOptions {
   /** DAX chunk size; undefined: the default, or the shared manager's. */
   chunkSize?: number;
+  /** DAX placement; undefined: lifo, or the shared manager's. */
+  placement?: PlacementName;
+  /** The mount is dax=inode: INIT asks FUSE_HAS_INODE_DAX. */
+  inodeDax?: boolean;
   /** The session's request timeout (ms); undefined: the default, or the
    *  connection's when it exists. */
   requestTimeoutMs?: number;
@@ -84,6 +94,8 @@ export class FuseConnection {
     /** Null when the device has no window. */
     readonly dax: DaxManager | null,
     readonly log: Log,
+    /** Its FUSE_INIT asked FUSE_HAS_INODE_DAX (the first mount was dax=inode). */
+    readonly askedInodeDax = false,
   ) {
     this.lookups = new LookupBook(session, dax, log);
   }
@@ -106,8 +118,9 @@ export async function connectionOf(device: FuseDevice): Promise<FuseConnection |
 }
 
 /** Takes the device's connection for one more mount: INIT and the DAX
- *  manager on the first. A second mount asking for another chunk size than
- *  the shared manager's is refused with EINVAL. */
+ *  manager on the first. A later mount asking for another chunk size or
+ *  placement than the shared manager's, or dax=inode on a connection whose
+ *  INIT did not ask FUSE_HAS_INODE_DAX, is refused with EINVAL. */
 export async function acquireConnection(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
   const id = device.id;
   for (;;) {
@@ -123,10 +136,17 @@ export async function acquireConnection(device: FuseDevice, opts: ConnectionOpti
     e = entry;
   }
   const conn = await e.conn;
+  let refused: string | undefined;
   if (opts.chunkSize !== undefined && conn.dax && conn.dax.chunkSize !== opts.chunkSize) {
+    refused = `chunk-size ${opts.chunkSize}: the device's window manager uses ${conn.dax.chunkSize} (one manager per device)`;
+  } else if (opts.placement !== undefined && conn.dax && conn.dax.placementName !== opts.placement) {
+    refused = `dax-placement=${opts.placement}: the device's window manager uses ${conn.dax.placementName} (one manager per device)`;
+  } else if (opts.inodeDax && conn.dax && !conn.askedInodeDax) {
+    refused = 'dax=inode: the device was first mounted without it, and its FUSE_INIT did not ask FUSE_HAS_INODE_DAX';
+  }
+  if (refused) {
     if (conn.mounts === 0) await releaseIfUnused(conn);
-    throw new ErrnoError(Errno.EINVAL,
-      `virtiofs: chunk-size ${opts.chunkSize}: the device's window manager uses ${conn.dax.chunkSize} (one manager per device)`);
+    throw new ErrnoError(Errno.EINVAL, `virtiofs: ${refused}`);
   }
   if (opts.requestTimeoutMs !== undefined && conn.session.requestTimeoutMs !== opts.requestTimeoutMs) {
     if (conn.mounts === 0) await releaseIfUnused(conn);
@@ -178,13 +198,14 @@ async function shutdown(conn: FuseConnection): Promise<void> {
 
 async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<FuseConnection> {
   const session = new FuseSession(device, opts.log, { requestTimeoutMs: opts.requestTimeoutMs });
-  const info = await init(session);
+  const inodeDax = opts.inodeDax ?? false;
+  const info = await init(session, inodeDax);
   const region = device.getDax();
   let dax: DaxManager | null = null;
   if (region && region.len > 0) {
     try {
       dax = new DaxManager(new SessionDaxPort(device, region, session), {
-        chunkSize: opts.chunkSize, mapAlignment: info.mapAlignment,
+        chunkSize: opts.chunkSize, mapAlignment: info.mapAlignment, placement: opts.placement,
       });
     } catch (e) {
       await session.call(FUSE_DESTROY, 0n, null).catch(() => {});
@@ -193,13 +214,15 @@ async function connect(device: FuseDevice, opts: ConnectionOptions): Promise<Fus
   }
   // One owner: the driver reports info.mapAlignment, it keeps no copy.
   device.attachInit?.(info);
-  return new FuseConnection(device, session, info, dax, opts.log);
+  return new FuseConnection(device, session, info, dax, opts.log, inodeDax);
 }
 
-/** FUSE_INIT: 7.36 asked, 7.31 or later accepted. */
-async function init(session: FuseSession): Promise<FuseConnInfo> {
+/** FUSE_INIT: 7.36 asked, 7.31 or later accepted; FUSE_HAS_INODE_DAX
+ *  asked only for dax=inode. */
+async function init(session: FuseSession, inodeDax: boolean): Promise<FuseConnInfo> {
+  const asked = INIT_FLAGS | (inodeDax ? INODE_DAX_FLAG : 0n);
   const out: InitOut = await session.call(FUSE_INIT, 0n, {
-    major: FUSE_KERNEL_VERSION, minor: CLIENT_MINOR, max_readahead: 128 * 1024, flags: INIT_FLAGS,
+    major: FUSE_KERNEL_VERSION, minor: CLIENT_MINOR, max_readahead: 128 * 1024, flags: asked,
   });
   if (out.major !== FUSE_KERNEL_VERSION) {
     throw new ErrnoError(Errno.EPROTO, `virtiofs: server speaks FUSE ${out.major}.${out.minor}, not ${FUSE_KERNEL_VERSION}.x`);
@@ -212,7 +235,7 @@ async function init(session: FuseSession): Promise<FuseConnInfo> {
   // bytes are unused and may hold anything.
   let granted = out.flags;
   if (minor < 36 || !(granted & FUSE_INIT_EXT)) granted &= 0xffffffffn;
-  const flags = granted & INIT_FLAGS;
+  const flags = granted & asked;
   const maxPages = flags & FUSE_MAX_PAGES ? Math.min(MAX_MAX_PAGES, Math.max(1, out.max_pages)) : DEFAULT_MAX_PAGES;
   const announced = flags & FUSE_MAP_ALIGNMENT ? out.map_alignment : undefined;
   return {
@@ -228,5 +251,6 @@ async function init(session: FuseSession): Promise<FuseConnInfo> {
     maxWrite: Math.max(PAGE_SIZE, out.max_write),
     posixLocks: (flags & FUSE_POSIX_LOCKS) !== 0n,
     flockLocks: (flags & FUSE_FLOCK_LOCKS) !== 0n,
+    inodeDax: (flags & FUSE_HAS_INODE_DAX) !== 0n,
   };
 }

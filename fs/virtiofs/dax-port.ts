@@ -1,6 +1,8 @@
 // The window manager's DaxPort over a FUSE session: the window is guest
-// memory at the region's base, and mappings change through FUSE_SETUPMAPPING
-// and FUSE_REMOVEMAPPING.
+// memory at the region's base (reads and writes of it reach the host file
+// each range shows: docs/PROTOCOL.md, "The DAX window across two
+// processes"), and mappings change through FUSE_SETUPMAPPING (READ, or
+// READ|WRITE for a write mapping and an upgrade) and FUSE_REMOVEMAPPING.
 
 import { Errno, ErrnoError } from '../../core/errno';
 import type { SharedMemoryRegion } from '../../drivers/virtio-fs';
@@ -20,8 +22,10 @@ export class SessionDaxPort implements DaxPort {
     const memory = device.memory;
     this.window = {
       size: len,
-      // The manager only reads inside `size`; GuestMemory checks the range again.
+      // The manager only reaches inside `size`; GuestMemory checks the range
+      // again, and the window faults on a write through a read mapping.
       read: (moffset, dst) => memory.readInto(base + moffset, dst),
+      write: (moffset, src) => memory.write(base + moffset, src),
     };
   }
 

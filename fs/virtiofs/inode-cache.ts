@@ -107,6 +107,9 @@ export class InodeCache {
     /** Unused inodes kept (the `inode-cache` mount option); 0: forget at once. */
     readonly size: number,
     private readonly log: Log,
+    /** dax=inode: an inode whose FUSE_ATTR_DAX changed is forgotten once
+     *  unused, whatever `size` (per-file DAX for virtio-fs, Jeffle Xu, 2021). */
+    private readonly dropOnDaxChange = false,
   ) {}
 
   /** The root (nodeid 1) from its GETATTR, held with no lookup: it is never
@@ -172,6 +175,15 @@ export class InodeCache {
       if (held) {
         held.nlookup++;
         try { setAttr(held, e); } catch { return undefined; } // kept for its drop, not entered
+        if (this.dropOnDaxChange && held.daxHintChanged && this.idle.delete(e.nodeid)) {
+          // Unused and its DAX hint changed: not cached (Linux's dontcache
+          // dentry dies at fuse_direntplus_link's dput), so the next open
+          // looks it up again and has the new state.
+          this.inodes.delete(e.nodeid);
+          forgets.push({ nodeid: e.nodeid, nlookup: BigInt(held.nlookup) });
+          held.nlookup = 0;
+          return undefined;
+        }
         if (this.idle.delete(e.nodeid)) this.idle.set(e.nodeid, held); // newest last
         return held;
       }
@@ -214,7 +226,8 @@ export class InodeCache {
     this.timer ??= setTimeout(() => this.flush(), 0);
   }
 
-  /** Settles the drops so far: unused inodes join the LRU, and past `size`
+  /** Settles the drops so far: unused inodes join the LRU (one whose DAX
+   *  hint changed, with dax=inode, is forgotten instead), and past `size`
    *  the oldest are forgotten. */
   flush(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -225,6 +238,14 @@ export class InodeCache {
       if (!this.closed && mount.vnodes.has(ip.nodeid)) continue; // revived
       if (this.inodes.get(ip.nodeid) !== ip) continue;
       this.idle.delete(ip.nodeid);
+      if (this.dropOnDaxChange && ip.daxHintChanged) {
+        // Not cached: the next open looks the node up again and takes the new hint.
+        this.inodes.delete(ip.nodeid);
+        const n = ip.nlookup;
+        ip.nlookup = 0;
+        this.forgetNow(ip.nodeid, n);
+        continue;
+      }
       this.idle.set(ip.nodeid, ip); // newest last
     }
     for (const f of this.trimIdle()) this.forgetNow(f.nodeid, Number(f.nlookup));

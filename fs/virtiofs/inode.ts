@@ -2,7 +2,9 @@
 // lookups this mount owes the server, the last attributes, and whether DAX
 // is on for it (decided when the node is instantiated; a changed
 // FUSE_ATTR_DAX takes effect once the node is dropped and looked up again,
-// as in per-file DAX for virtio-fs, Jeffle Xu, 2021). The inode cache
+// as in per-file DAX for virtio-fs, Jeffle Xu, 2021: an attribute refresh
+// that carries another hint marks the inode not to be kept once unused,
+// Linux's fuse_dax_dontcache). The inode cache
 // (inode-cache.ts) makes and keeps them; this file writes the literal and
 // the attribute refresh once, for every reply that carries attributes.
 
@@ -23,6 +25,9 @@ export interface VirtiofsInode {
   attrExpires: number;
   /** FUSE_ATTR_DAX when the node was instantiated (dax=inode). */
   readonly daxFlag: boolean;
+  /** A later reply carried another FUSE_ATTR_DAX: with dax=inode the inode
+   *  is dropped at its last close, not kept (Linux's d_mark_dontcache). */
+  daxHintChanged: boolean;
   /** A directory whose names were looked up since its last listing batch:
    *  the next one is worth READDIRPLUS (Linux's FUSE_I_ADVISE_RDPLUS). */
   advisePlus?: boolean;
@@ -46,6 +51,7 @@ export function newInode(nodeid: bigint, out: AttrOut, nlookup: number): Virtiof
   return {
     nodeid, type: typeOf(out.attr.mode), nlookup, attr: out.attr, size: Number(out.attr.size),
     attrExpires: expiry(out.attr_valid, out.attr_valid_nsec), daxFlag: (out.attr.flags & FUSE_ATTR_DAX) !== 0,
+    daxHintChanged: false,
   };
 }
 
@@ -57,6 +63,7 @@ export function setAttr(ip: VirtiofsInode, out: AttrOut): void {
   ip.attr = out.attr;
   ip.size = Number(out.attr.size);
   ip.attrExpires = expiry(out.attr_valid, out.attr_valid_nsec);
+  if (((out.attr.flags & FUSE_ATTR_DAX) !== 0) !== ip.daxFlag) ip.daxHintChanged = true;
 }
 
 export function attrToStat(a: Attr): Stat {

@@ -1,13 +1,16 @@
 // Mount options of virtiofs: dax=always|never|inode (Linux's tri-state:
-// per-file DAX for virtio-fs, Jeffle Xu, 2021), chunk-size (the DAX manager's), aggressive (OSv's read(...,
-// aggressive): map the rest of the file on a miss), inode-cache (how many
-// unused inodes keep their lookups, and so their DAX mappings),
-// request-timeout (seconds a request may go unanswered before FUSE_INTERRUPT,
-// as long again before the connection is aborted; 0 none: Linux's
-// default_request_timeout of 2025), and ro/rw for the VFS.
+// per-file DAX for virtio-fs, Jeffle Xu, 2021), chunk-size (the DAX
+// manager's), dax-placement=lifo|lru (OSv's stack or Linux's range pool),
+// dax-adaptive (misses under heavy eviction go to FUSE_READ/FUSE_WRITE),
+// aggressive (OSv's read(..., aggressive): map the rest of the file on a
+// miss), inode-cache (how many unused inodes keep their lookups, and so
+// their DAX mappings), request-timeout (seconds a request may go unanswered
+// before FUSE_INTERRUPT, as long again before the connection is aborted; 0
+// none: Linux's default_request_timeout of 2025), and ro/rw for the VFS.
 
 import { Errno, ErrnoError } from '../../core/errno';
 import type { MountOptions } from '../../core/vfs';
+import type { PlacementName } from './dax';
 
 export type DaxMode = 'always' | 'never' | 'inode';
 
@@ -16,6 +19,10 @@ export interface VirtiofsOptions {
   dax: DaxMode | undefined;
   /** Bytes; undefined: the default (2 MiB) or the device's shared manager's. */
   chunkSize: number | undefined;
+  /** Undefined: lifo (OSv's stack), or the device's shared manager's. */
+  placement: PlacementName | undefined;
+  /** The adaptive rule (fs/virtiofs/dax/adaptive.ts); default on. */
+  adaptive: boolean;
   aggressive: boolean;
   /** Unused inodes kept (Linux's icache) before their FORGET; 0: forget at once. */
   inodeCache: number;
@@ -28,7 +35,7 @@ export const MAX_REQUEST_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
 export const DEFAULT_INODE_CACHE = 1024;
 
-const KNOWN = new Set(['dax', 'chunk-size', 'aggressive', 'inode-cache', 'request-timeout', 'ro', 'rw']);
+const KNOWN = new Set(['dax', 'chunk-size', 'dax-placement', 'dax-adaptive', 'aggressive', 'inode-cache', 'request-timeout', 'ro', 'rw']);
 const SIZE = /^(\d+)([kmg]?)$/i;
 const UNITS: Record<string, number> = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
 
@@ -46,7 +53,8 @@ function flag(name: string, v: string | boolean): boolean {
 /** Parses the options; EINVAL for an unknown option or a bad value. */
 export function parseOptions(options: MountOptions): VirtiofsOptions {
   const out: VirtiofsOptions = {
-    dax: undefined, chunkSize: undefined, aggressive: false, inodeCache: DEFAULT_INODE_CACHE, requestTimeoutMs: undefined,
+    dax: undefined, chunkSize: undefined, placement: undefined, adaptive: true, aggressive: false, inodeCache: DEFAULT_INODE_CACHE,
+    requestTimeoutMs: undefined,
   };
   for (const [k, v] of Object.entries(options)) {
     if (!KNOWN.has(k)) bad(`unknown mount option ${k}`);
@@ -61,6 +69,11 @@ export function parseOptions(options: MountOptions): VirtiofsOptions {
       const n = m ? Number(m[1]) * UNITS[m[2]!.toLowerCase()]! : NaN;
       if (!Number.isSafeInteger(n) || n <= 0) bad(`chunk-size=${String(v)}: a positive size in bytes (k, m, g suffixes)`);
       out.chunkSize = n;
+    } else if (k === 'dax-placement') {
+      if (v !== 'lifo' && v !== 'lru') bad(`dax-placement=${String(v)}: lifo (OSv's stack) or lru (Linux's range pool)`);
+      out.placement = v;
+    } else if (k === 'dax-adaptive') {
+      out.adaptive = flag(k, v);
     } else if (k === 'aggressive') {
       out.aggressive = flag(k, v);
     } else if (k === 'inode-cache') {

@@ -33,8 +33,12 @@ export class VirtiofsMount implements MountedFs {
     readonly aggressive: boolean,
     readonly log: Log,
     inodeCache = 0,
+    /** The adaptive rule for this mount's reads and writes (dax-adaptive). */
+    readonly adaptive = true,
   ) {
-    this.cache = new InodeCache(conn.lookups, inodeCache, log);
+    // dax=inode: an inode whose FUSE_ATTR_DAX changed is not kept once
+    // unused (Linux's fuse_dax_dontcache), so the next open sees the hint.
+    this.cache = new InodeCache(conn.lookups, inodeCache, log, daxMode === 'inode');
     this.vnops = virtiofsVnops({
       session: conn.session,
       dax: conn.dax,
@@ -44,6 +48,7 @@ export class VirtiofsMount implements MountedFs {
       nosys: conn.nosys,
       daxFor: (ip) => this.daxFor(ip),
       aggressive,
+      adaptive,
     });
   }
 
@@ -57,9 +62,12 @@ export class VirtiofsMount implements MountedFs {
     return this.cache.idleCount;
   }
 
-  /** Whether reads of ip go through the window. */
+  /** Whether reads and writes of ip go through the window: always, or
+   *  with dax=inode the FUSE_ATTR_DAX its inode was made with, when INIT
+   *  granted FUSE_HAS_INODE_DAX (Linux's fuse_should_enable_dax); never
+   *  and always ignore the per-inode flag. */
   daxFor(ip: VirtiofsInode): boolean {
-    return this.daxMode === 'always' || (this.daxMode === 'inode' && ip.daxFlag);
+    return this.daxMode === 'always' || (this.daxMode === 'inode' && ip.daxFlag && this.conn.info.inodeDax);
   }
 
   async root(): Promise<FsEntry> {
@@ -85,7 +93,9 @@ export class VirtiofsMount implements MountedFs {
     };
   }
 
-  /** A read-only client holds no dirty data (OSv's virtiofs_sync is empty). */
+  /** Nothing dirty is held here: FUSE_WRITE goes to the server when made,
+   *  and writes through the window land in the host file itself (OSv's
+   *  virtiofs_sync is empty; fsync sends FUSE_FSYNC). */
   async sync(): Promise<void> {}
 }
 
@@ -124,14 +134,17 @@ export class VirtiofsFileSystemType implements FileSystemType {
 
   async mountDevice(device: FuseDevice, options: MountOptions): Promise<VirtiofsMount> {
     const opts = parseOptions(options);
-    const conn = await acquireConnection(device, { chunkSize: opts.chunkSize, requestTimeoutMs: opts.requestTimeoutMs, log: this.log });
+    const conn = await acquireConnection(device, {
+      chunkSize: opts.chunkSize, placement: opts.placement, inodeDax: opts.dax === 'inode', requestTimeoutMs: opts.requestTimeoutMs,
+      log: this.log,
+    });
     if (opts.dax === 'always' && !conn.dax) {
       await releaseConnection(conn);
       // As Linux: dax=always on a device without a window is refused.
       throw new ErrnoError(Errno.EINVAL, 'virtiofs: dax=always but the device has no DAX window');
     }
     const mode: DaxMode = !conn.dax ? 'never' : opts.dax ?? 'always';
-    return new VirtiofsMount(conn, mode, opts.aggressive, this.log, opts.inodeCache);
+    return new VirtiofsMount(conn, mode, opts.aggressive, this.log, opts.inodeCache, opts.adaptive);
   }
 }
 

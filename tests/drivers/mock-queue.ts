@@ -1,9 +1,9 @@
 // A split virtqueue written by hand, playing a (possibly hostile) driver or
 // device, as rust-vmm's MockSplitQueue: raw descriptors, avail and used
 // entries at the spec's offsets, so hostile rings are built in one place.
-// Also the recording ring allocator the queue tests share.
-import type { GuestMemory } from '../../core/memory';
-import type { QueueConfig, RingAllocator } from '../../drivers/virtqueue';
+// Also the recording ring allocator and the ring layout the queue tests share.
+import { BufferBacking, GuestMemory } from '../../core/memory';
+import { VirtqueueError, type QueueConfig, type RingAllocator, type VirtqueueErrorKind } from '../../drivers/virtqueue';
 
 export class MockSplitQueue {
   constructor(readonly mem: GuestMemory, readonly cfg: Pick<QueueConfig, 'size' | 'desc' | 'avail' | 'used'>) {}
@@ -59,3 +59,31 @@ export class RecordingAlloc implements RingAllocator {
     if (!this.live.delete(gpa)) throw new Error(`free of a table not allocated: ${gpa}`);
   }
 }
+
+// The layout the queue tests use.
+export const RAM = 0x10_0000;
+export const DESC = 0x1000;
+export const AVAIL = 0x2000;
+export const USED = 0x3000;
+export const TABLES = 0x8000; // indirect tables
+export const BUF = 0x4_0000;  // data buffers
+
+export function ram(size = RAM): GuestMemory {
+  return new GuestMemory([{ name: 'ram', base: 0, size, backing: new BufferBacking(size) }]);
+}
+
+export function cfg(over: Partial<QueueConfig> = {}): QueueConfig {
+  return { size: 8, desc: DESC, avail: AVAIL, used: USED, eventIdx: false, indirect: false, ...over };
+}
+
+export function kindOf(fn: () => unknown): VirtqueueErrorKind | undefined {
+  try { fn(); } catch (e) {
+    if (e instanceof VirtqueueError) return e.kind;
+    throw e;
+  }
+  return undefined;
+}
+
+/** Raw ring writes, playing a (possibly hostile) driver. */
+export const ring = (mem: GuestMemory, c: QueueConfig = cfg()) => new MockSplitQueue(mem, c);
+

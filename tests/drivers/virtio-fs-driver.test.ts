@@ -30,6 +30,8 @@ class HandDevice {
   readonly queues = new Map<number, DeviceQueue>();
   readonly popped: Popped[] = [];
   readonly statuses: number[] = [];
+  /** Called for each request as the notify pops it (a device that answers at once). */
+  answer?: (p: Popped) => void;
   constructor(readonly mem: GuestMemory, opts: {
     config?: Uint8Array; queueSizes?: number[]; features?: bigint; deviceId?: number;
   } = {}) {
@@ -51,7 +53,11 @@ class HandDevice {
       onReset: () => this.queues.clear(),
       onNotify: (i) => {
         const dq = this.queues.get(i)!;
-        for (let c = dq.pop(); c; c = dq.pop()) this.popped.push({ queue: i, chain: c, request: gather(mem, c.readable).slice() });
+        for (let c = dq.pop(); c; c = dq.pop()) {
+          const p = { queue: i, chain: c, request: gather(mem, c.readable).slice() };
+          this.popped.push(p);
+          this.answer?.(p);
+        }
       },
     });
   }
@@ -63,10 +69,17 @@ class HandDevice {
   }
 }
 
-function rig(dopts: ConstructorParameters<typeof HandDevice>[1] = {}) {
+/** A device that runs beside the driver (as over the wire), counting flushes. */
+class ConcurrentTransport extends InProcessTransport {
+  readonly concurrent = true;
+  flushes = 0;
+  flush(): void { this.flushes++; }
+}
+
+function rig(dopts: ConstructorParameters<typeof HandDevice>[1] = {}, concurrent = false) {
   const mem = new GuestMemory([{ name: 'ram', base: 0, size: 1 << 20, backing: new BufferBacking(1 << 20) }]);
   const dev = new HandDevice(mem, dopts);
-  const transport = new InProcessTransport(dev.regs);
+  const transport = concurrent ? new ConcurrentTransport(dev.regs) : new InProcessTransport(dev.regs);
   const allocator = new Allocator(0x1000, (1 << 20) - 0x1000);
   const log: string[] = [];
   const probe = (o: VirtioFsDriverOptions = {}) =>
@@ -250,6 +263,37 @@ t('getDax and getMapAlignment: the window region, and the alignment of the FUSE_
   drv.attachInit(undefined);
   assert.is(drv.getMapAlignment(), undefined, 'after FUSE_DESTROY');
   await drv.close();
+});
+
+// --- busy-polling -------------------------------------------------------------------
+
+t('busy-poll: an answer that comes within the bound is taken by the spin, after the notify went out', async () => {
+  const r = rig({}, true);
+  const drv = await r.probe({ busyPollUs: 200 });
+  r.dev.answer = (p) => r.dev.complete(p, Uint8Array.of(9, 8, 7));
+  assert.equal([...await drv.request(Uint8Array.of(1), 16)], [9, 8, 7]);
+  assert.is(drv.busyPoll!.hits, 1);
+  assert.ok((r.transport as ConcurrentTransport).flushes >= 1, 'posted writes flushed before the spin');
+  r.dev.answer = undefined;
+  const late = drv.request(Uint8Array.of(2), 16);
+  await settle();
+  assert.is(drv.busyPoll!.polls, 2);
+  assert.is(drv.busyPoll!.hits, 1, 'no answer within the bound: a miss');
+  r.dev.complete(r.dev.popped[1]!, Uint8Array.of(5));
+  assert.equal([...await late], [5], 'the interrupt still completes it');
+  await drv.close();
+});
+
+t('busy-poll: off for a device in the driver\'s own thread, and with busyPollUs 0', async () => {
+  const own = await rig().probe({ busyPollUs: 200 });
+  assert.is(own.busyPoll, undefined, 'it could never answer during a spin');
+  await own.close();
+  const off = await rig({}, true).probe({ busyPollUs: 0 });
+  assert.is(off.busyPoll, undefined);
+  await off.close();
+  let err: unknown;
+  try { await rig({}, true).probe({ busyPollUs: -1 }); } catch (e) { err = e; }
+  assert.match(String(err), /bad busyPollUs -1/);
 });
 
 t.run();

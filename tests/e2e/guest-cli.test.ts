@@ -79,14 +79,14 @@ t('cat: raw bytes through DAX; dax shows the file on the stack', async () => {
   await runCommand(d.ctx, ['dax']);
   const text = d.text();
   assert.match(text, /DAX window: 8\.0 MiB, chunk size 2\.0 MiB, 4 chunks/);
-  assert.match(text, /^ +0-2 +0x0 +\/big +0x0 +6\.0 MiB +<- top$/m);
-  assert.match(text, /bytes +DAX 5242887/);
+  assert.match(text, /^ +0-2 +0x0 +\/big +0x0 +6\.0 MiB +RO +<- top$/m);
+  assert.match(text, /bytes +DAX read 5242887/);
 });
 
 t('closed files keep their mappings (inode cache): /big is still mapped, a new file goes on top', async () => {
   const text = await run('open /hello.txt /big; dax; close');
-  assert.match(text, /^ +0-2 +0x0 +\/big +0x0 +6\.0 MiB$/m);
-  assert.match(text, /^ +3 +0x600000 +\/hello\.txt +0x0 +2\.0 MiB +<- top$/m);
+  assert.match(text, /^ +0-2 +0x0 +\/big +0x0 +6\.0 MiB +RO$/m);
+  assert.match(text, /^ +3 +0x600000 +\/hello\.txt +0x0 +2\.0 MiB +RO +<- top$/m);
   assert.match(text, /stack: 4 of 4 chunks in use, top at chunk 3/);
 });
 
@@ -145,6 +145,22 @@ t('the program: cat bytes, ENOENT exit 1, usage exit 2, exec, --json', async () 
   const d = JSON.parse(json.out.toString());
   assert.is(d.window.size, 8 * MiB);
   assert.equal(d.window.mappings, [], 'a fresh mount has an empty stack');
+});
+
+t('the program with --dax-placement lru --no-dax-adaptive: the pool draws ranges; a bad placement is a one-line usage error', async () => {
+  const [lru, bad] = await Promise.all([
+    cli(['--dax-placement', 'lru', '--no-dax-adaptive', 'exec', 'cat /hello.txt; dax']),
+    cli(['--dax-placement', 'fifo', 'dax']),
+  ]);
+  assert.is(lru.code, 0, lru.err);
+  const text = lru.out.toString();
+  assert.match(text, /^hello\n/);
+  assert.match(text, /placement lru/);
+  assert.match(text, /^ +0 +0x0 +\/hello\.txt +0x0 +2\.0 MiB +RO$/m);
+  assert.match(text, /ranges: 1 of 4 busy, 3 free/);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /--dax-placement: lifo or lru, not "fifo"/);
+  assert.is(bad.err.trim().split('\n').length <= 2, true, 'no stack trace');
 });
 
 t.run();

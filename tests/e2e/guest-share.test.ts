@@ -66,7 +66,8 @@ t.after(async () => {
 for (const [cacheSize, chunkSize] of [['8M', '2M'], ['16K', '4K']] as const) {
   t(`the tree byte for byte: chunks of ${chunkSize} in a ${cacheSize} window, then FUSE_READ`, async () => {
     const v = await vmm(cacheSize);
-    const m = await mountShare({ connect: v.address, token: v.token, dax: 'always', chunkSize });
+    // The DAX pass maps every miss (dax-adaptive=off): every byte through the window.
+    const m = await mountShare({ connect: v.address, token: v.token, dax: 'always', chunkSize, options: { 'dax-adaptive': 'off' } });
     try {
       const listing = await walkShare(m.vfs);
       assert.is(listing.files.length, Object.keys(SIZES).length + 1 + 1000);
@@ -88,6 +89,15 @@ for (const [cacheSize, chunkSize] of [['8M', '2M'], ['16K', '4K']] as const) {
       assert.is(s.bytesFuseRead, fuse.bytes, 'the FUSE_READ pass is counted by the shared manager');
       assert.equal(await checkSymlinks(m.vfs, dir, listing.symlinks), []);
       await fuseVfs.umount('/');
+      // With the adaptive rule (the default), the window evicting this much serves
+      // misses with FUSE_READ: still every byte right, the choice counted.
+      const adaptiveVfs = await secondMount(m, 'always');
+      const before = s.bytesFuseRead;
+      const adaptive = await readPass(adaptiveVfs, dir, listing.files, { readSize: 128 * KiB + 3 });
+      assert.equal(adaptive.mismatches, []);
+      assert.ok(s.adaptiveMisses > 0 && s.bytesFuseRead > before, 'the rule served misses with FUSE_READ');
+      assert.is(Object.values(s.fallbacks).reduce((a, b) => a + b, 0), 0, 'not failures');
+      await adaptiveVfs.umount('/');
     } finally {
       await m.close();
     }

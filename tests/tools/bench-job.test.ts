@@ -41,26 +41,57 @@ t('a tiny randread job: DAX, FUSE_READ and host, sane numbers, window statistics
   assert.ok(dax.vsHost! > 0 && r.jobs[1]!.vsHost! > 0, 'ratios to the host');
 });
 
-t('the matrix: 8 rows x 3 paths, table with ratios, and the plot', async () => {
+t('a tiny randwrite job and a randrw job: DAX writes through the window, FUSE_WRITE, host pwrite', async () => {
+  const { code, out, err } = await bench(['--rw', 'randwrite', '--size', '1M', '--runtime', '0.3', '--json']);
+  assert.is(code, 0, err);
+  const r = JSON.parse(out) as BenchReport;
+  assert.equal(r.jobs.map((j) => j.path), ['dax', 'fuse', 'host']);
+  for (const j of r.jobs) assert.ok(j.ios > 0 && j.writes === j.ios, `${j.path}: every I/O a write`);
+  const d = r.jobs[0]!.dax!;
+  assert.is(d.bytesDaxWritten, r.jobs[0]!.bytes, 'every byte through the window');
+  assert.ok(d.writeMappings! >= 1 && d.fallbacks === 0);
+  const mixed = await bench(['--rw', 'randrw', '--size', '1M', '--runtime', '0.3', '--dax', 'always', '--no-host', '--json']);
+  assert.is(mixed.code, 0, mixed.err);
+  const m = (JSON.parse(mixed.out) as BenchReport).jobs[0]!;
+  assert.ok(m.writes! > 0 && m.writes! < m.ios, 'reads and writes');
+  assert.is(m.dax!.bytesDax + m.dax!.bytesDaxWritten!, m.bytes);
+});
+
+t('the matrix: 16 rows x 3 paths, table with ratios, and the plot', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-plot-'));
   const plot = path.join(dir, 'm.svg');
   try {
     const { code, out, err } = await bench(['--matrix', 'seed002', '--size', '1M', '--runtime', '0.05', '--plot', plot]);
     assert.is(code, 0, err);
-    assert.match(out, /DAX\/FUSE_READ/);
-    for (const row of ['seqread-psync', 'seqread-libaio-multi', 'randread-psync-multi', 'randread-libaio']) assert.match(out, new RegExp(`^${row} `, 'm'));
+    assert.match(out, /DAX\/FUSE/);
+    assert.match(out, /^seqwrite-psync +FUSE_WRITE /m, 'a write job sends FUSE_WRITE');
+    for (const row of ['seqread-psync', 'seqread-libaio-multi', 'randread-psync-multi', 'randread-libaio', 'seqwrite-psync',
+      'randwrite-libaio-multi']) assert.match(out, new RegExp(`^${row} `, 'm'));
     const svg = fs.readFileSync(plot, 'utf8');
-    assert.is([...svg.matchAll(/class="bar"/g)].length, 24);
-    assert.match(err, /\[24\/24\]/, 'progress on stderr');
+    assert.is([...svg.matchAll(/class="bar"/g)].length, 48);
+    assert.match(err, /\[48\/48\]/, 'progress on stderr');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
+t('the window matrix: 8 rows, lifo/lru x adaptive on/off, a window a quarter of the file; the rule counted', async () => {
+  const { code, out, err } = await bench(['--matrix', 'window', '--size', '8M', '--chunk-size', '256k', '--io_size', '1M', '--json']);
+  assert.is(code, 0, err);
+  const r = JSON.parse(out) as BenchReport;
+  const names = ['randread', 'randwrite'].flatMap((rw) => ['lifo', 'lru'].flatMap((p) => ['adaptive', 'always-map'].map((a) => `${rw}-${p}-${a}`)));
+  assert.equal(r.matrix!.map((l) => l.name), names);
+  for (const l of r.matrix!) {
+    assert.ok(l.dax && l.fuse && l.host && l.dax.ios > 0 && l.fuse.ios > 0 && l.host.ios > 0, `${l.name}: three paths ran`);
+    assert.ok(l.dax.dax!.evictions > 0, `${l.name}: the file is larger than the window`);
+    if (l.name.endsWith('always-map')) assert.is(l.dax.dax!.adaptiveMisses, 0, `${l.name}: every miss mapped`);
+  }
+});
+
 t('usage errors exit 2 with the reason', async () => {
-  const { code, err } = await bench(['--rw', 'write']);
+  const { code, err } = await bench(['--rw', 'trim']);
   assert.is(code, 2);
-  assert.match(err, /read-only/);
+  assert.match(err, /unknown/);
 });
 
 t('dax-manager micro-benchmark: ns per op for each op and size', async () => {

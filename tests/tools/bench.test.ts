@@ -5,6 +5,7 @@ import { OffsetGen } from '../../tools/bench/job';
 import { parseArgs, parseRuntime, UsageError } from '../../tools/bench/options';
 import { seed002Rows, matrixLine } from '../../tools/bench/matrix';
 import { barChartSvg, matrixSvg } from '../../tools/bench/svg';
+import { windowFor } from '../../tools/bench/target';
 import type { JobResult } from '../../tools/bench/job';
 
 const t = suite('bench');
@@ -46,7 +47,7 @@ t('psync keeps one read in flight whatever --iodepth says (as fio)', () => {
 
 t('bad arguments are usage errors', () => {
   const bad = [
-    ['--rw', 'write'], ['--rw', 'randrw'], ['--rw', 'sideways'], ['--bs', '4x'], ['--bs', '0'], ['--size', '-1'],
+    ['--rw', 'trim'], ['--rw', 'sideways'], ['--bs', '4x'], ['--bs', '0'], ['--size', '-1'],
     ['--bs', '2M', '--size', '1M'], ['--iodepth', '0'], ['--iodepth', '1.5'], ['--numjobs', '65'], ['--dax', 'inode'],
     ['--runtime', 'soon'], ['--runtime', '0'], ['--bogus', '1'], ['stray'], ['--bs'], ['--matrix', 'seed999'],
     ['--connect', 'tcp:127.0.0.1:1'], ['--plot', 'x.svg'], ['--ioengine', 'mmap'], ['--matrix', 'seed002', '--name', 'x'],
@@ -62,14 +63,48 @@ t('matrix and micro modes', () => {
   assert.is(parseRuntime('500ms'), 0.5);
 });
 
-t('seed 002 rows: seq/rand x psync/libaio(16) x 1/4 jobs, 4k', () => {
+t('seed 002 rows: seq/rand read/write x psync/libaio(16) x 1/4 jobs, 4k, with the series\' figures', () => {
   const base = parseArgs(['--matrix', 'seed002', '--size', '1M']).jobs[0]!;
   const rows = seed002Rows(base);
-  assert.is(rows.length, 8);
+  assert.is(rows.length, 16);
+  assert.equal(rows.find((x) => x.name === 'seqwrite-psync')!.seed, { none: 34, dax: 494 });
+  assert.equal(rows.find((x) => x.name === 'randwrite-psync')!.seed, { none: 32, dax: 458 });
+  const w = rows.find((x) => x.name === 'randwrite-libaio-multi')!;
+  assert.equal([w.spec.rw, w.spec.iodepth, w.spec.numjobs], ['randwrite', 16, 4]);
   assert.equal(rows.map((r) => r.name).slice(0, 4), ['seqread-psync', 'seqread-psync-multi', 'seqread-libaio', 'seqread-libaio-multi']);
   const r = rows.find((x) => x.name === 'randread-libaio-multi')!;
   assert.equal([r.spec.rw, r.spec.iodepth, r.spec.numjobs, r.spec.bs, r.spec.size], ['randread', 16, 4, 4096, 1048576]);
   assert.is(rows.find((x) => x.name === 'seqread-psync')!.spec.iodepth, 1);
+});
+
+t('window matrix: randread/randwrite x lifo/lru x adaptive on/off, a 1 GiB file unless --size, the window a quarter of it', () => {
+  const args = parseArgs(['--matrix', 'window']);
+  assert.is(args.matrix, 'window');
+  const rows = seed002Rows(args.jobs[0]!);
+  assert.is(rows.length, 8);
+  assert.equal(rows.map((r) => r.name).slice(0, 4), ['randread-lifo-adaptive', 'randread-lifo-always-map', 'randread-lru-adaptive', 'randread-lru-always-map']);
+  assert.ok(rows.every((r) => r.spec.size === 1 << 30 && r.spec.bs === 4096 && r.spec.numjobs === 1));
+  assert.equal(rows[3]!.spec.mount, { 'dax-placement': 'lru', 'dax-adaptive': 'off' });
+  assert.ok(rows.every((r) => Number.isNaN(r.seed.dax)), 'no seed figures');
+  assert.is(seed002Rows(parseArgs(['--matrix', 'window', '--size', '64M']).jobs[0]!)[0]!.spec.size, 64 << 20);
+  assert.is(windowFor([{ stem: 's', count: 1, size: 1 << 30 }], undefined, 'window'), String(256 << 20));
+  assert.is(windowFor([{ stem: 's', count: 1, size: 1 << 20 }], undefined, 'window'), String(2 << 20), 'at least a chunk');
+});
+
+t('writes: parsed in fio\'s names; offsets and the read/write mix the same on every path', () => {
+  const j = parseArgs(['--rw', 'randrw']).jobs[0]!;
+  assert.is(j.rw, 'randrw');
+  assert.is(parseArgs(['--rw', 'seqwrite']).jobs[0]!.rw, 'write');
+  const a = new OffsetGen('randrw', 4096, 1 << 20, 5);
+  const b = new OffsetGen('randrw', 4096, 1 << 20, 5);
+  const seq: boolean[] = [];
+  for (let i = 0; i < 200; i++) { const w = a.nextIsWrite(); assert.is(b.nextIsWrite(), w); assert.is(a.next(), b.next()); seq.push(w); }
+  const writes = seq.filter(Boolean).length;
+  assert.ok(writes > 70 && writes < 130, `about half writes (${writes})`);
+  assert.ok(Array.from({ length: 10 }, () => new OffsetGen('write', 4096, 1 << 20, 1).nextIsWrite()).every(Boolean));
+  assert.not.ok(new OffsetGen('randread', 4096, 1 << 20, 1).nextIsWrite());
+  const s = new OffsetGen('write', 4096, 3 * 4096, 1);
+  assert.equal([s.next(), s.next(), s.next(), s.next()], [0, 4096, 8192, 0], 'seqwrite is sequential');
 });
 
 t('histogram: exact below 64 ns, percentiles of 1..100', () => {
@@ -162,13 +197,13 @@ t('SVG: well-formed, one bar per row and path, axis, legend, escaped text', () =
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
   wellFormed(svg);
   const bars = [...svg.matchAll(/<rect class="bar" data-series="([^"]+)"[^>]*height="([\d.]+)"/g)];
-  assert.is(bars.length, 24);
-  for (const s of ['DAX', 'FUSE_READ', 'host']) assert.is(bars.filter((b) => b[1] === s).length, 8, s);
+  assert.is(bars.length, 48);
+  for (const s of ['DAX', 'FUSE_READ/FUSE_WRITE', 'host']) assert.is(bars.filter((b) => b[1] === s).length, 16, s);
   const h = (i: number) => Number(bars[i]![2]);
   assert.ok(h(0) > h(1) && h(2) > h(0), 'taller bar for more MiB/s (host > DAX > FUSE_READ)');
   assert.match(svg, /class="y-axis"/);
   assert.match(svg, /MiB\/s \(log scale\)/);
-  assert.match(svg, /class="legend"[\s\S]*DAX[\s\S]*FUSE_READ[\s\S]*host/);
+  assert.match(svg, /class="legend"[\s\S]*DAX[\s\S]*FUSE_READ\/FUSE_WRITE[\s\S]*host/);
   assert.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/);
   assert.match(svg, /DAX\/FUSE 44\.4x/);
 });

@@ -9,8 +9,11 @@ const t = suite('guest command line');
 t('global options, then the command and its own flags', () => {
   const a = parseGuestArgs(['--connect', 'tcp:127.0.0.1:5000', '--dax=never', '--chunk-size', '64K', '--aggressive', 'ls', '-l', '/a']);
   assert.equal(a, {
-    connect: 'tcp:127.0.0.1:5000', dax: 'never', chunkSize: '64K', aggressive: true, json: false, command: 'ls', args: ['-l', '/a'],
+    connect: 'tcp:127.0.0.1:5000', dax: 'never', chunkSize: '64K', aggressive: true, adaptive: true, json: false, command: 'ls', args: ['-l', '/a'],
   });
+  const b = parseGuestArgs(['--connect', 'unix:/s', '--dax-placement=lru', '--no-dax-adaptive', 'dax']);
+  assert.equal([b.placement, b.adaptive, b.command], ['lru', false, 'dax']);
+  assert.throws(() => parseGuestArgs(['--connect', 'unix:/s', '--dax-placement', 'fifo', 'dax']), (e: unknown) => e instanceof UsageError);
 });
 
 t('--request-timeout: whole seconds, passed as the mount option', () => {

@@ -16,6 +16,8 @@ const MiB = 1 << 20;
 
 const stats = {
   hits: 7, misses: 3, chunksMapped: 5, chunksEvicted: 2, setupMappingSent: 3, removeMappingSent: 1,
+  writeMappings: 1, upgrades: 2, enospc: 1, chunksTruncated: 4, reclaimRuns: 6, adaptiveSwitches: 1, adaptiveMisses: 9,
+  bytesDaxWritten: 8192,
   fallbacks: { 'no-window': 0, enosys: 0, setupmapping: 1, copy: 0 }, fallbackErrnos: { ENOMEM: 1 },
   bytesDax: 3 * MiB, bytesFuseRead: 4096,
 };
@@ -83,41 +85,61 @@ t('df: sizes from blocks and frsize', () => {
   assert.match(formatDf(d), /myfs\s+3\.9 MiB\s+2\.9 MiB\s+800\.0 KiB\s+75%\s+100\s+40\s+60%/);
 });
 
-t('the dax picture: chunk 0 first, one row per mapping, the top marked, free chunks, statistics', () => {
+t('the dax picture: chunk 0 first, one row per mapping, RO or RW, the top marked, free chunks, statistics', () => {
   const snap: DaxSnapshot = {
-    chunkSize: 2 * MiB, windowChunks: 8, firstEmpty: 6, canMap: true,
+    chunkSize: 2 * MiB, windowChunks: 8, firstEmpty: 6, freeChunks: 2, placement: 'lifo', canMap: true, bypassing: false,
     mappings: [
-      { nodeid: 5n, mstart: 0, nchunks: 3, fstart: 0, foffset: 0, moffset: 0 },
-      { nodeid: null, mstart: 3, nchunks: 1, fstart: 0, foffset: 0, moffset: 3 * 2 * MiB },
-      { nodeid: 9n, mstart: 4, nchunks: 2, fstart: 2, foffset: 4 * MiB, moffset: 8 * MiB },
+      { nodeid: 5n, mstart: 0, nchunks: 3, fstart: 0, foffset: 0, moffset: 0, writable: false },
+      { nodeid: null, mstart: 3, nchunks: 1, fstart: 0, foffset: 0, moffset: 3 * 2 * MiB, writable: false },
+      { nodeid: 9n, mstart: 4, nchunks: 2, fstart: 2, foffset: 4 * MiB, moffset: 8 * MiB, writable: true },
     ],
   };
   const names = new Map([[5n, '/big']]);
   const d = daxJson(16 * MiB, 12, snap, stats, (n) => names.get(n));
   const lines = formatDax(d).split('\n');
-  assert.is(lines[0], 'DAX window: 16.0 MiB, chunk size 2.0 MiB, 8 chunks, map alignment 4.0 KiB');
+  assert.is(lines[0], 'DAX window: 16.0 MiB, chunk size 2.0 MiB, 8 chunks, map alignment 4.0 KiB, placement lifo');
   const rows = lines.slice(2, 6);
-  assert.match(rows[0]!, /^\s+0-2\s+0x0\s+\/big\s+0x0\s+6\.0 MiB$/);
+  assert.match(rows[0]!, /^\s+0-2\s+0x0\s+\/big\s+0x0\s+6\.0 MiB\s+RO$/);
   assert.match(rows[1]!, /^\s+3\s+0x600000\s+\(dropped\)/);
-  assert.match(rows[2]!, /^\s+4-5\s+0x800000\s+nodeid 9\s+0x400000\s+4\.0 MiB\s+<- top$/);
+  assert.match(rows[2]!, /^\s+4-5\s+0x800000\s+nodeid 9\s+0x400000\s+4\.0 MiB\s+RW\s+<- top$/);
   assert.match(rows[3]!, /^\s+6-7\s+0xc00000\s+\(free\)\s+4\.0 MiB$/);
   const text = lines.join('\n');
   assert.match(text, /stack: 6 of 8 chunks in use, top at chunk 5/);
   assert.match(text, /hits 7, misses 3/);
-  assert.match(text, /mapped 5, evicted 2/);
-  assert.match(text, /SETUPMAPPING 3, REMOVEMAPPING 1/);
+  assert.match(text, /mapped 5, evicted 2, removed by truncation 4/);
+  assert.match(text, /SETUPMAPPING 3 \(write mappings 1, upgrades 2\), REMOVEMAPPING 1/);
+  assert.match(text, /ENOSPC\s+1/);
+  assert.match(text, /reclaim\s+6 background runs/);
+  assert.match(text, /adaptive\s+9 misses served by FUSE_READ\/FUSE_WRITE, 1 switches/);
   assert.match(text, /setupmapping 1.*ENOMEM 1/);
-  assert.match(text, /DAX 3145728 \(3\.0 MiB\), FUSE_READ 4096 \(4\.0 KiB\)/);
+  assert.match(text, /DAX read 3145728 \(3\.0 MiB\), DAX written 8192 \(8\.0 KiB\), FUSE_READ 4096 \(4\.0 KiB\)/);
   assert.is((text.match(/<- top/g) ?? []).length, 1, 'one top');
 });
 
+t('the dax picture of Linux\'s range pool: no top, busy and free ranges, the adaptive rule shown', () => {
+  const snap: DaxSnapshot = {
+    chunkSize: 2 * MiB, windowChunks: 8, firstEmpty: 1, freeChunks: 5, placement: 'lru', canMap: true, bypassing: true,
+    mappings: [
+      { nodeid: 5n, mstart: 2, nchunks: 2, fstart: 0, foffset: 0, moffset: 4 * MiB, writable: true },
+      { nodeid: 5n, mstart: 6, nchunks: 1, fstart: 7, foffset: 14 * MiB, moffset: 12 * MiB, writable: false },
+    ],
+  };
+  const text = formatDax(daxJson(16 * MiB, 12, snap, undefined, () => '/f'));
+  assert.match(text, /placement lru \(adaptive rule: misses go to FUSE_READ\/FUSE_WRITE for now\)/);
+  assert.match(text, /\n\s+2-3\s+0x400000\s+\/f\s+0x0\s+4\.0 MiB\s+RW\n/);
+  assert.match(text, /\n\s+6\s+0xc00000\s+\/f\s+0xe00000\s+2\.0 MiB\s+RO\n/);
+  assert.match(text, /ranges: 3 of 8 busy, 5 free/);
+  assert.not.match(text, /<- top|\(free\)/);
+});
+
 t('dax --json shape; no window', () => {
-  const snap: DaxSnapshot = { chunkSize: 4096, windowChunks: 2, firstEmpty: 1, canMap: true,
-    mappings: [{ nodeid: 3n, mstart: 0, nchunks: 1, fstart: 1, foffset: 4096, moffset: 0 }] };
+  const snap: DaxSnapshot = { chunkSize: 4096, windowChunks: 2, firstEmpty: 1, freeChunks: 1, placement: 'lifo', canMap: true,
+    bypassing: false, mappings: [{ nodeid: 3n, mstart: 0, nchunks: 1, fstart: 1, foffset: 4096, moffset: 0, writable: true }] };
   const j = JSON.parse(toJson(daxJson(8192, 12, snap, stats, () => '/f')));
   assert.equal(j.window, {
-    size: 8192, chunkSize: 4096, chunks: 2, mapAlignment: 4096, canMap: true, firstEmpty: 1,
-    mappings: [{ nodeid: '3', path: '/f', mstart: 0, nchunks: 1, fstart: 1, foffset: 4096, moffset: 0 }],
+    size: 8192, chunkSize: 4096, chunks: 2, mapAlignment: 4096, canMap: true, firstEmpty: 1, placement: 'lifo', freeChunks: 1,
+    bypassing: false,
+    mappings: [{ nodeid: '3', path: '/f', mstart: 0, nchunks: 1, fstart: 1, foffset: 4096, moffset: 0, writable: true }],
   });
   assert.is(j.stats.hits, 7);
   const none = daxJson(0, 12, undefined, undefined, () => undefined);

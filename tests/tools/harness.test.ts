@@ -90,6 +90,7 @@ t('outcome: errno names, ok, and anything else', () => {
 function stats(over: Partial<DaxStatsSnapshot>): DaxStatsSnapshot {
   return {
     hits: 0, misses: 0, chunksMapped: 0, chunksEvicted: 0, setupMappingSent: 0, removeMappingSent: 0,
+    writeMappings: 0, upgrades: 0, enospc: 0, chunksTruncated: 0, reclaimRuns: 0, adaptiveSwitches: 0, adaptiveMisses: 0, bytesDaxWritten: 0,
     fallbacks: { 'no-window': 0, enosys: 0, setupmapping: 0, copy: 0 }, fallbackErrnos: {}, bytesDax: 0, bytesFuseRead: 0,
     ...over,
   };

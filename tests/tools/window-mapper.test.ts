@@ -7,6 +7,7 @@ import { WindowBacking } from '../../core/window';
 import { HostFileRange } from '../../core/host-file.node';
 import { WindowMapper } from '../../tools/vmm/window-mapper';
 import type { DeviceLink, MapRequest } from '../../tools/vmm/wire-server';
+import { MAP_WRITE } from '../../drivers/wire/frames';
 
 const t = suite('device-side window mapper');
 
@@ -76,6 +77,42 @@ t('a failed map leaves nothing mapped and the next change still runs', async () 
   await mapper.map({ moffset: 0, len: 4096, fd, foffset: 0, writable: false });
   assert.is(mapper.window.mappings().length, 1);
   mapper.clear();
+  fs.closeSync(fd);
+});
+
+
+t('a write mapping: MAP_WRITE on the frame, the guest opens the path read-write; an upgrade re-maps the range in place', async () => {
+  const f = path.join(dir, 'w');
+  fs.writeFileSync(f, Buffer.alloc(8192, 0x11));
+  const fd = fs.openSync(f, 'r+');
+  const guestWindow = new WindowBacking(8192);
+  const flags: number[] = [];
+  // As drivers/virtio-fs/connect.node.ts applies a MAP: read-write only with MAP_WRITE.
+  const link: DeviceLink = {
+    peer: 'test', closed: false, interrupt() {}, close() {},
+    async map(m: MapRequest) {
+      flags.push(m.flags);
+      const w = (m.flags & MAP_WRITE) !== 0;
+      guestWindow.map(m.moffset, m.len, HostFileRange.open(m.path, w), m.foffset, w);
+    },
+    async unmap(moffset: number, len: number) { guestWindow.unmap(moffset, len); },
+  };
+  const mapper = new WindowMapper(new WindowBacking(8192), link);
+  await mapper.map({ moffset: 0, len: 8192, fd, foffset: 0, writable: false });
+  assert.throws(() => guestWindow.write(10, new Uint8Array([1])), /read mapping/, 'a store through a read mapping faults');
+  assert.throws(() => mapper.window.write(10, new Uint8Array([1])), /read mapping/);
+  // The upgrade: the same range, the same file range, for writing.
+  await mapper.map({ moffset: 0, len: 8192, fd, foffset: 0, writable: true });
+  assert.equal(flags.map((x) => (x & MAP_WRITE) !== 0), [false, true]);
+  guestWindow.write(10, new Uint8Array([0xab, 0xcd]));
+  const host = fs.readFileSync(f); // a host reader, at once
+  assert.equal([host[9], host[10], host[11], host[12]], [0x11, 0xab, 0xcd, 0x11]);
+  const d = new Uint8Array(2);
+  mapper.window.read(10, d);
+  assert.equal(Array.from(d), [0xab, 0xcd], 'the device\'s view of the window is the same file');
+  assert.is(guestWindow.mappings().length, 1, 'replaced, not doubled');
+  await mapper.unmap([{ moffset: 0, len: 8192 }]);
+  guestWindow.clear();
   fs.closeSync(fd);
 });
 

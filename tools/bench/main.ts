@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import { guestJob } from './guest';
-import { hostReads, PATH_LABEL, resultOf, type JobResult, type PathKind, type ProgressFn } from './job';
+import { hostReads, pathLabel, resultOf, type JobResult, type PathKind, type ProgressFn } from './job';
 import { matrixLine, seed002Rows, type MatrixLine } from './matrix';
 import { microDax, microTable } from './micro-dax';
 import { parseArgs, UsageError, USAGE, type BenchArgs, type JobSpec } from './options';
@@ -42,12 +42,12 @@ async function runOne(target: Target, args: BenchArgs, job: Planned, path: PathK
   const { spec } = job;
   const names = fileNames(job.files);
   const progress: ProgressFn = (bytes, ios, elapsed) =>
-    sink.update(`${step} ${spec.name} ${PATH_LABEL[path]}: ${elapsed.toFixed(1)} s, ${(bytes / 1048576 / Math.max(elapsed, 1e-9)).toFixed(1)} MiB/s, ${ios} ios`);
+    sink.update(`${step} ${spec.name} ${pathLabel(path, spec.rw)}: ${elapsed.toFixed(1)} s, ${(bytes / 1048576 / Math.max(elapsed, 1e-9)).toFixed(1)} MiB/s, ${ios} ios`);
   progress(0, 0, 0);
   const r = path === 'host'
     ? resultOf(spec, 'host', await hostReads(spec, names.map((n) => `${target.directory}/${n}`), progress))
     : await guestJob(target, spec, path, names, args.chunkSize, progress);
-  sink.done(`${step} ${spec.name} ${PATH_LABEL[path]}: ${r.mibps.toFixed(1)} MiB/s, ${Math.round(r.iops)} IOPS, p99 ${r.lat.p99Us} us`);
+  sink.done(`${step} ${spec.name} ${pathLabel(path, spec.rw)}: ${r.mibps.toFixed(1)} MiB/s, ${Math.round(r.iops)} IOPS, p99 ${r.lat.p99Us} us`);
   return r;
 }
 
@@ -98,7 +98,8 @@ export async function run(argv: string[], io: BenchIo = { stdout: process.stdout
     const report: BenchReport = { machine: m, command, jobs: [] };
     if (args.mode === 'matrix') {
       const rows = seed002Rows({ ...args.jobs[0]!, bs: args.jobs[0]!.bs });
-      const planned = rows.map((r) => ({ spec: r.spec, files: { stem: 'seed002', count: 4, size: r.spec.size } }));
+      // Four files for seed 002's jobs; the window matrix runs one job (one file) per row.
+      const planned = rows.map((r) => ({ spec: r.spec, files: { stem: 'seed002', count: args.matrix === 'window' ? 1 : 4, size: r.spec.size } }));
       report.jobs = await runJobs(args, planned, sink);
       report.matrix = rows.map((r) => matrixLine(r, report.jobs.filter((j) => j.name === r.name)));
     } else {

@@ -17,7 +17,7 @@ const ROUNDS = 5;
 
 function nullPort(chunks: number): DaxPort {
   return {
-    window: { size: chunks * CHUNK, read() {} },
+    window: { size: chunks * CHUNK, read() {}, write() {} },
     async setupMapping() {},
     async removeMapping() {},
   };

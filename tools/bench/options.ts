@@ -5,7 +5,7 @@
 import { UsageError } from '../common/usage';
 import { parseSize } from '../common/size';
 
-export type Rw = 'read' | 'randread';
+export type Rw = 'read' | 'randread' | 'write' | 'randwrite' | 'rw' | 'randrw';
 export type IoEngine = 'psync' | 'libaio';
 /** Which guest paths a job measures (the host is always measured too). */
 export type DaxMode = 'always' | 'never' | 'both';
@@ -25,12 +25,16 @@ export interface JobSpec {
   ioengine: IoEngine;
   dax: DaxMode;
   randseed: number;
+  /** Set on a matrix's base job: which matrix (main.ts hands the base to the rows). */
+  matrix?: 'seed002' | 'window';
+  /** More mount options of the guest paths (the window matrix: dax-placement, dax-adaptive). */
+  mount?: Record<string, string>;
 }
 
 export interface BenchArgs {
   mode: 'jobs' | 'matrix' | 'micro-dax' | 'help';
   jobs: JobSpec[];
-  matrix?: 'seed002';
+  matrix?: 'seed002' | 'window';
   connect?: string;
   tokenFile?: string;
   /** Host directory holding the files: the share's root (required with --connect). */
@@ -54,7 +58,10 @@ export { UsageError };
 export const DEFAULT_RUNTIME = 2;
 export const DEFAULT_SIZE = 32 * 1024 * 1024;
 
-const RW: Record<string, Rw> = { read: 'read', seqread: 'read', randread: 'randread' };
+const RW: Record<string, Rw> = {
+  read: 'read', seqread: 'read', randread: 'randread', write: 'write', seqwrite: 'write', randwrite: 'randwrite',
+  rw: 'rw', readwrite: 'rw', randrw: 'randrw',
+};
 const ENGINES: Record<string, IoEngine> = {
   psync: 'psync', sync: 'psync', pvsync: 'psync', pvsync2: 'psync', libaio: 'libaio', io_uring: 'libaio', posixaio: 'libaio',
 };
@@ -134,8 +141,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
           if (value !== 'passthrough' && value !== 'vhost-user') throw new UsageError(`--backend: passthrough or vhost-user, not "${value}"`);
           args.backend = value; break;
         case 'matrix':
-          if (value !== 'seed002') throw new UsageError(`--matrix: unknown matrix "${value}" (known: seed002)`);
-          args.mode = 'matrix'; args.matrix = 'seed002'; break;
+          if (value !== 'seed002' && value !== 'window') throw new UsageError(`--matrix: unknown matrix "${value}" (known: seed002, window)`);
+          args.mode = 'matrix'; args.matrix = value; break;
         case 'micro':
           if (value !== 'dax' && value !== 'dax-manager') throw new UsageError(`--micro: unknown "${value}" (known: dax)`);
           args.mode = 'micro-dax'; break;
@@ -155,7 +162,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   }
   if (args.mode === 'matrix') {
     if (sections.length) throw new UsageError('--matrix takes no --name jobs (its rows are fixed); global options apply to every row');
-    args.jobs = [jobFrom(global, new Map([['name', 'matrix']]))];
+    args.jobs = [{ ...jobFrom(global, new Map([['name', 'matrix']])), matrix: args.matrix }];
     return args;
   }
   if (!sections.length) sections.push(new Map([['name', 'job']]));
@@ -173,10 +180,7 @@ function jobFrom(global: Section, section: Section): JobSpec {
   if (!/^[A-Za-z0-9_.+-]{1,64}$/.test(name)) throw new UsageError(`--name: "${name}" (letters, digits, _ . + -; at most 64)`);
   const rwText = get('rw', 'readwrite') ?? 'read';
   const rw = RW[rwText];
-  if (!rw) {
-    const writes = /write|rw|trim/.test(rwText);
-    throw new UsageError(`--rw: "${rwText}" ${writes ? 'is not measured: the share is read-only' : 'is unknown'} (read, randread)`);
-  }
+  if (!rw) throw new UsageError(`--rw: "${rwText}" is unknown (read, randread, write, randwrite, rw, randrw)`);
   const bs = size('bs', get('bs', 'blocksize') ?? '4k');
   const fileSize = size('size', get('size', 'filesize') ?? String(DEFAULT_SIZE));
   if (bs > fileSize) throw new UsageError(`--bs ${bs} is larger than --size ${fileSize}`);
@@ -203,11 +207,11 @@ function jobFrom(global: Section, section: Section): JobSpec {
 }
 
 export const USAGE = `usage: virtiofs bench [options] [--name NAME job-options]...
-       virtiofs bench --matrix seed002 [--plot FILE.svg] [options]
+       virtiofs bench --matrix seed002|window [--plot FILE.svg] [options]
        virtiofs bench dax-manager        (or --micro dax)
 
 Job options (fio's names; before the first --name they apply to every job):
-  --rw read|randread        sequential or random reads (default read)
+  --rw MODE                 read, randread, write, randwrite, rw, randrw (half reads, half writes)
   --bs SIZE                 block size (default 4k)
   --size SIZE               file size per job (default 32M)
   --runtime SECONDS         time per job, looping over the file (default ${DEFAULT_RUNTIME} s)
@@ -215,7 +219,7 @@ Job options (fio's names; before the first --name they apply to every job):
   --iodepth N               preads in flight per job (libaio; psync has 1)
   --ioengine psync|libaio   default libaio when --iodepth > 1, else psync
   --numjobs N               N readers, each on its own file
-  --dax always|never|both   guest paths to measure (default both); the host is always measured
+  --dax always|never|both   guest paths to measure (default both: DAX, and FUSE_READ/FUSE_WRITE); the host is always measured
   --randseed N              seed of the random offsets (same for every path)
 
 Device model:

@@ -2,7 +2,7 @@
 
 import * as os from 'node:os';
 import * as fs from 'node:fs';
-import { PATH_LABEL, type JobResult } from './job';
+import { pathLabel, type JobResult } from './job';
 import type { MatrixLine } from './matrix';
 
 export interface Machine {
@@ -45,7 +45,7 @@ export function table(head: readonly string[], rows: readonly (readonly string[]
 export function jobsTable(results: readonly JobResult[]): string {
   const head = ['job', 'path', 'MiB/s', 'IOPS', 'mean us', 'p50 us', 'p99 us', 'p99.9 us', 'x host', 'hits', 'misses', 'evict', 'setupmap'];
   const rows = results.map((r) => [
-    `${r.name}`, PATH_LABEL[r.path], fmtNum(r.mibps), Math.round(r.iops).toLocaleString('en-US'),
+    `${r.name}`, pathLabel(r.path, r.rw), fmtNum(r.mibps), Math.round(r.iops).toLocaleString('en-US'),
     fmtNum(r.lat.meanUs), fmtNum(r.lat.p50Us), fmtNum(r.lat.p99Us), fmtNum(r.lat.p999Us), fmtRatio(r.vsHost),
     ...(r.dax ? [r.dax.hits, r.dax.misses, r.dax.evictions, r.dax.setupMappings].map(String) : ['', '', '', '']),
   ]);
@@ -53,7 +53,7 @@ export function jobsTable(results: readonly JobResult[]): string {
 }
 
 export function matrixTable(lines: readonly MatrixLine[]): string {
-  const head = ['row (bs 4k)', 'FUSE_READ MiB/s', 'DAX MiB/s', 'host MiB/s', 'DAX/FUSE_READ', 'DAX/host', 'seed002 none', 'seed002 dax', 'seed002 ratio'];
+  const head = ['row (bs 4k)', 'FUSE MiB/s', 'DAX MiB/s', 'host MiB/s', 'DAX/FUSE', 'DAX/host', 'seed002 none', 'seed002 dax', 'seed002 ratio'];
   const rows = lines.map((l) => [
     l.name, fmtNum(l.fuse?.mibps), fmtNum(l.dax?.mibps), fmtNum(l.host?.mibps), fmtRatio(l.daxVsFuse), fmtRatio(l.daxVsHost),
     String(l.seed.none), String(l.seed.dax), fmtRatio(l.seed.ratio),

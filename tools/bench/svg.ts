@@ -85,7 +85,7 @@ export const SERIES: BarSeries[] = [
 
 export function matrixSvg(lines: readonly MatrixLine[], subtitle?: string): string {
   return barChartSvg({
-    title: 'virtio-fs reads, 4 KiB blocks: DAX vs FUSE_READ vs host pread (seed 002 rows)',
+    title: 'virtio-fs, 4 KiB blocks: DAX vs FUSE_READ/FUSE_WRITE vs host pread/pwrite (seed 002 rows)',
     subtitle,
     yLabel: 'MiB/s (log scale)',
     series: SERIES,

@@ -63,10 +63,16 @@ function scratchDir(): string {
   return fs.mkdtempSync(path.join(base, 'virtiofs-bench-'));
 }
 
-/** The window must hold every file so that no job evicts (as in the Linux DAX series' runs), unless --cache-size says otherwise. */
-function windowFor(sets: readonly FileSet[], requested?: string): string {
+/** The window must hold every file so that no job evicts (as in the Linux
+ *  DAX series' runs), unless --cache-size says otherwise; for the window
+ *  matrix it is a quarter of the file (whole chunks). */
+export function windowFor(sets: readonly FileSet[], requested?: string, matrix?: BenchArgs['matrix']): string {
   if (requested !== undefined) return requested;
   const chunk = 2 << 20;
+  if (matrix === 'window') {
+    const size = Math.max(...sets.map((s) => s.size));
+    return String(Math.max(chunk, Math.floor(size / 4 / chunk) * chunk));
+  }
   let total = 0;
   for (const s of sets) total += s.count * Math.ceil(s.size / chunk) * chunk;
   return String(Math.max(parseSize('1G'), total + chunk));
@@ -83,7 +89,7 @@ export async function openTarget(args: BenchArgs, sets: readonly FileSet[]): Pro
   let vmm: VmmChild | undefined;
   try {
     ensureFiles(directory, sets);
-    vmm = await spawnVmm(['--shared-dir', directory, '--cache-size', windowFor(sets, args.cacheSize),
+    vmm = await spawnVmm(['--shared-dir', directory, '--cache-size', windowFor(sets, args.cacheSize, args.matrix),
       ...(args.backend ? ['--backend', args.backend] : [])]);
   } catch (e) {
     if (owned) fs.rmSync(directory, { recursive: true, force: true });

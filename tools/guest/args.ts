@@ -12,6 +12,10 @@ export interface GuestArgs {
   tag?: string;
   dax?: DaxMode;
   chunkSize?: string;
+  /** dax-placement: lifo (OSv's stack) or lru (Linux's range pool). */
+  placement?: 'lifo' | 'lru';
+  /** dax-adaptive (default on). */
+  adaptive: boolean;
   /** Seconds (mount option request-timeout); undefined: the default. */
   requestTimeout?: string;
   aggressive: boolean;
@@ -36,6 +40,8 @@ options:
   --tag NAME            mount source (default: the device's tag)
   --dax MODE            always|never|inode (default: always when the device has a window)
   --chunk-size SIZE     DAX chunk size (default 2M; a multiple of the map alignment)
+  --dax-placement P     lifo (OSv's chunk stack, default) or lru (Linux's range pool)
+  --no-dax-adaptive     map every DAX miss (default: under heavy eviction misses go to FUSE_READ/WRITE)
   --aggressive          on a DAX miss map the rest of the file (OSv's prefetch)
   --no-doorbells         decline the request queues' kick and call FIFOs (vhost-user): kicks and
                         interrupts then go through the device model
@@ -50,7 +56,7 @@ commands:
   tree [PATH]           the directory tree below PATH
   readlink PATH         a symlink's target
   df                    filesystem statistics (FUSE_STATFS)
-  dax                   the DAX window: the chunk stack and the statistics
+  dax                   the DAX window: its mappings (RO or RW) and the statistics
   put LOCAL|- PATH      copy a host file (or stdin) into the share
   get PATH LOCAL|-      copy a file of the share to the host (or stdout)
   mkdir [-p] PATH...    rm [-r] PATH...    rmdir PATH...    mv FROM TO
@@ -76,7 +82,7 @@ const ALL_COMMANDS = new Set([...FILE_COMMANDS, 'start', ...PASSTHROUGH_COMMANDS
 
 /** Parse argv (without node and script). */
 export function parseGuestArgs(argv: readonly string[]): GuestArgs {
-  const out: GuestArgs = { aggressive: false, json: false, command: '', args: [] };
+  const out: GuestArgs = { aggressive: false, adaptive: true, json: false, command: '', args: [] };
   let i = 0;
   const value = (name: string, inline: string | undefined): string => {
     if (inline !== undefined) return inline;
@@ -107,6 +113,13 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
         out.chunkSize = v;
         break;
       }
+      case '--dax-placement': {
+        const v = value(name, inline);
+        if (v !== 'lifo' && v !== 'lru') throw new UsageError(`--dax-placement: lifo or lru, not "${v}"`);
+        out.placement = v;
+        break;
+      }
+      case '--no-dax-adaptive': out.adaptive = false; break;
       case '--request-timeout': {
         const v = value(name, inline);
         if (!/^\d+$/.test(v)) throw new UsageError(`--request-timeout: whole seconds (0: none), not "${v}"`);

@@ -192,7 +192,12 @@ export interface DaxJson {
     mapAlignment: number;
     canMap: boolean;
     firstEmpty: number;
-    /** Bottom of the stack first; the last one is the top. */
+    /** 'lifo' (OSv's stack) or 'lru' (Linux's range pool). */
+    placement: string;
+    freeChunks: number;
+    /** The adaptive rule is serving misses with FUSE_READ/FUSE_WRITE now. */
+    bypassing: boolean;
+    /** Window order; for the stack, the last one is the top. */
     mappings: {
       nodeid: string | null;
       path: string | null;
@@ -201,6 +206,8 @@ export interface DaxJson {
       fstart: number;
       foffset: number;
       moffset: number;
+      /** RW: a write mapping (FUSE_SETUPMAPPING_FLAG_WRITE); RO otherwise. */
+      writable: boolean;
     }[];
   };
   stats: DaxStatsSnapshot | null;
@@ -214,11 +221,12 @@ export function daxJson(
   return {
     window: {
       size: windowSize, chunkSize: snap.chunkSize, chunks: snap.windowChunks, mapAlignment: 2 ** mapAlignmentLog2,
-      canMap: snap.canMap, firstEmpty: snap.firstEmpty,
+      canMap: snap.canMap, firstEmpty: snap.firstEmpty, placement: snap.placement, freeChunks: snap.freeChunks,
+      bypassing: snap.bypassing,
       mappings: snap.mappings.map((m) => ({
         nodeid: m.nodeid === null ? null : m.nodeid.toString(),
         path: m.nodeid === null ? null : nameOf(m.nodeid) ?? null,
-        mstart: m.mstart, nchunks: m.nchunks, fstart: m.fstart, foffset: m.foffset, moffset: m.moffset,
+        mstart: m.mstart, nchunks: m.nchunks, fstart: m.fstart, foffset: m.foffset, moffset: m.moffset, writable: m.writable,
       })),
     },
     stats: stats ?? null,
@@ -229,30 +237,36 @@ type DaxMappingJson = NonNullable<DaxJson['window']>['mappings'][number];
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
-/** The window as a picture of the stack, chunk 0 first, then the statistics. */
+/** The window as a picture, chunk 0 first (OSv's stack: its top marked;
+ *  Linux's pool: ranges and how many are free), each mapping RO or RW,
+ *  then the statistics. */
 export function formatDax(d: DaxJson): string {
   const out: string[] = [];
   const w = d.window;
   if (!w) {
     out.push('DAX window: none (the device has no cache window: every read is a FUSE_READ)');
   } else {
+    const stack = w.placement === 'lifo';
     out.push(`DAX window: ${humanSize(w.size)}, chunk size ${humanSize(w.chunkSize)}, ${w.chunks} chunks, `
-      + `map alignment ${humanSize(w.mapAlignment)}${w.canMap ? '' : ' (mapping disabled: SETUPMAPPING not supported)'}`);
-    const rows: string[][] = [['chunks', 'moffset', 'file', 'foffset', 'size', '']];
+      + `map alignment ${humanSize(w.mapAlignment)}, placement ${w.placement}`
+      + `${w.canMap ? '' : ' (mapping disabled: SETUPMAPPING not supported)'}`
+      + `${w.bypassing ? ' (adaptive rule: misses go to FUSE_READ/FUSE_WRITE for now)' : ''}`);
+    const rows: string[][] = [['chunks', 'moffset', 'file', 'foffset', 'size', 'map', '']];
     const label = (m: DaxMappingJson): string =>
       m.nodeid === null ? '(dropped)' : m.path ?? `nodeid ${m.nodeid}`;
     const range = (a: number, n: number): string => (n === 1 ? String(a) : `${a}-${a + n - 1}`);
     w.mappings.forEach((m, i) => {
-      const top = i === w.mappings.length - 1;
+      const top = stack && i === w.mappings.length - 1;
       rows.push([range(m.mstart, m.nchunks), hex(m.moffset), label(m), hex(m.foffset), humanSize(m.nchunks * w.chunkSize),
-        top ? '<- top' : '']);
+        m.nodeid === null ? '' : m.writable ? 'RW' : 'RO', top ? '<- top' : '']);
     });
     const free = w.chunks - w.firstEmpty;
-    if (free > 0) rows.push([range(w.firstEmpty, free), hex(w.firstEmpty * w.chunkSize), '(free)', '', humanSize(free * w.chunkSize), '']);
+    if (stack && free > 0) rows.push([range(w.firstEmpty, free), hex(w.firstEmpty * w.chunkSize), '(free)', '', humanSize(free * w.chunkSize), '', '']);
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) out.push('  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-    if (w.mappings.length === 0) out.push('  (stack empty)');
-    out.push(`  stack: ${w.firstEmpty} of ${w.chunks} chunks in use${w.mappings.length ? `, top at chunk ${w.firstEmpty - 1}` : ''}`);
+    if (w.mappings.length === 0) out.push(stack ? '  (stack empty)' : '  (no range mapped)');
+    if (stack) out.push(`  stack: ${w.firstEmpty} of ${w.chunks} chunks in use${w.mappings.length ? `, top at chunk ${w.firstEmpty - 1}` : ''}`);
+    else out.push(`  ranges: ${w.chunks - w.freeChunks} of ${w.chunks} busy, ${w.freeChunks} free`);
   }
   const s = d.stats;
   if (s) {
@@ -261,10 +275,13 @@ export function formatDax(d: DaxJson): string {
     out.push(
       'statistics:',
       `  lookups      hits ${s.hits}, misses ${s.misses}`,
-      `  chunks       mapped ${s.chunksMapped}, evicted ${s.chunksEvicted}`,
-      `  requests     SETUPMAPPING ${s.setupMappingSent}, REMOVEMAPPING ${s.removeMappingSent}`,
+      `  chunks       mapped ${s.chunksMapped}, evicted ${s.chunksEvicted}, removed by truncation ${s.chunksTruncated}`,
+      `  requests     SETUPMAPPING ${s.setupMappingSent} (write mappings ${s.writeMappings}, upgrades ${s.upgrades}), REMOVEMAPPING ${s.removeMappingSent}`,
+      `  ENOSPC       ${s.enospc} (write mappings refused for want of space)`,
+      `  reclaim      ${s.reclaimRuns} background runs`,
+      `  adaptive     ${s.adaptiveMisses} misses served by FUSE_READ/FUSE_WRITE, ${s.adaptiveSwitches} switches`,
       `  fallbacks    ${fb}${errs ? ` (SETUPMAPPING errors: ${errs})` : ''}`,
-      `  bytes        DAX ${s.bytesDax} (${humanSize(s.bytesDax)}), FUSE_READ ${s.bytesFuseRead} (${humanSize(s.bytesFuseRead)})`,
+      `  bytes        DAX read ${s.bytesDax} (${humanSize(s.bytesDax)}), DAX written ${s.bytesDaxWritten} (${humanSize(s.bytesDaxWritten)}), FUSE_READ ${s.bytesFuseRead} (${humanSize(s.bytesFuseRead)})`,
     );
   }
   return out.join('\n') + '\n';

@@ -61,6 +61,7 @@ async function withShare(args: GuestArgs, fn: (ctx: ShellContext) => Promise<num
   const m = await mountShare({
     connect: args.connect!, tokenFile: args.tokenFile, tag: args.tag, dax: args.dax, chunkSize: args.chunkSize, requestTimeout: args.requestTimeout,
     aggressive: args.aggressive, doorbells: !args.noDoorbells,
+    options: { ...(args.placement ? { 'dax-placement': args.placement } : {}), ...(args.adaptive ? {} : { 'dax-adaptive': 'off' }) },
   });
   try {
     const ctx: ShellContext = {

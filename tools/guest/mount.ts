@@ -22,7 +22,11 @@ export interface MountOptions {
   /** Seconds: the mount option request-timeout. */
   requestTimeout?: string;
   aggressive?: boolean;
+  /** More virtiofs mount options (dax-placement, dax-adaptive, inode-cache...). */
+  options?: Record<string, string | boolean>;
   requestQueues?: number;
+  /** Busy-poll bound after a notify, microseconds (0: off; default the driver's). */
+  busyPollUs?: number;
   timeoutMs?: number;
   /** Take the request queues' doorbells when the device offers them (default true). */
   doorbells?: boolean;
@@ -48,6 +52,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
   const remote = await connectVirtioFs(opts.connect, {
     token: resolveToken(opts), timeoutMs: opts.timeoutMs, requestQueues: opts.requestQueues,
     doorbells: opts.doorbells,
+    busyPollUs: opts.busyPollUs,
   });
   try {
     const device = fuseDeviceOf(remote.driver, remote.memory);
@@ -60,6 +65,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
     if (opts.chunkSize) mountOpts['chunk-size'] = opts.chunkSize;
     if (opts.aggressive) mountOpts.aggressive = true;
     if (opts.requestTimeout !== undefined) mountOpts['request-timeout'] = opts.requestTimeout;
+    Object.assign(mountOpts, opts.options);
     await vfs.mount(type, tag, '/', mountOpts);
     return {
       vfs, remote, device,

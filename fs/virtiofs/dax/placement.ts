@@ -5,11 +5,13 @@
 // and file chunks (fstart) of the manager's chunk size; nothing here does I/O.
 //
 // OSv's stack (stack.ts: the lowest free chunks, the top evicted first) is
-// one policy. Linux's range pool (Linux virtiofs DAX series, Goyal et al.,
-// 2020: fixed ranges of the chunk size, a free list, a busy list in LRU
-// order, a per-inode tree, inline and background reclaim) fits the same
-// interface: place() takes free ranges or reclaims busy ones, commit() files
-// them under the inode, drop() and clear() put them back on the free list.
+// one policy, the default. Linux's range pool (pool.ts; Linux virtiofs DAX
+// series, Goyal et al., 2020: fixed ranges of the chunk size, a free list, a
+// busy list in LRU order, a per-inode map, inline and background reclaim) is
+// the other: place() takes a free range or reclaims a busy one, commit()
+// files it under the inode, drop() and clear() put ranges back on the free
+// list, reclaimWanted() asks for the background reclaim. Neither keeps the
+// writable bit: that is device state, in the manager's book (owners.ts).
 //
 // The manager makes the changing calls with its lock held (or, for its
 // OSv-shaped public map/unmap, from callers that do not overlap); the
@@ -42,6 +44,8 @@ export interface Placement extends MappingPart {
 }
 
 export interface DaxPlacement {
+  /** For the snapshot and the shell: 'lifo' (OSv's stack), 'lru' (Linux's pool). */
+  readonly name: string;
   readonly windowChunks: number;
 
   /** The window chunk showing file chunk fstart of nodeid, or -1. The hit
@@ -72,11 +76,24 @@ export interface DaxPlacement {
 
   /** nodeid was forgotten: its mappings leave the index. */
   drop(nodeid: bigint): void;
+  /** The chunks showing file chunks [ffrom, fto) of nodeid leave the index
+   *  (truncation, a failed upgrade); every copy of them. Returns how many. */
+  remove(nodeid: bigint, ffrom: number, fto: number): number;
   /** Everything leaves the window (unmount). */
   clear(): void;
   /** The mappings held, in window order, for the snapshot. */
   mappings(): Mapping[];
+  /** Chunks free for a new mapping now (the snapshot). */
+  freeChunks(): number;
+  /** Background reclaim (Linux's fuse_dax_free_mem_worker): how many
+   *  chunks evict() should take now to keep enough free, 0 for none. The
+   *  manager asks after each miss and reclaims under its lock, sending
+   *  REMOVEMAPPING for what it took. Policies without one leave it out. */
+  reclaimWanted?(): number;
 }
+
+/** The mount option's names of the two policies. */
+export type PlacementName = 'lifo' | 'lru';
 
 /** How the manager makes its policy for a window of windowChunks chunks. */
 export type PlacementFactory = (windowChunks: number) => DaxPlacement;

@@ -4,12 +4,17 @@
 // same way, which is what makes it testable alone. The filesystem's
 // SessionDaxPort implements it over a FUSE session; tests use MemoryDaxPort.
 
-/** The cache window's bytes as the manager reads them, by window offset.
- *  Reads never fault: ranges the manager reads are inside `size` and mapped. */
+/** The cache window's bytes as the manager reaches them, by window offset.
+ *  Ranges the manager reads are inside `size` and mapped; ranges it writes
+ *  are mapped for writing (a write through a read mapping is a fault, as a
+ *  store to a read-only page of the cache BAR is). Either may throw when
+ *  the host file cannot be reached; the manager then falls back. */
 export interface DaxWindow {
   readonly size: number;
   /** Copies dst.length bytes at window offset moffset into dst. */
   read(moffset: number, dst: Uint8Array): void;
+  /** Copies src into the window at moffset: into the host file it shows. */
+  write(moffset: number, src: Uint8Array): void;
 }
 
 /** fuse_setupmapping_in, with the file's nodeid (the request's header). */
@@ -19,8 +24,9 @@ export interface SetupMappingArgs {
   readonly foffset: number;
   readonly len: number;
   readonly moffset: number;
-  /** FUSE_SETUPMAPPING_FLAG_WRITE; reads map read-only (read and write DAX
-   *  mappings, Liu Bo, 2019). */
+  /** FUSE_SETUPMAPPING_FLAG_WRITE: a write mapping (the server reserves
+   *  the host blocks, so ENOSPC comes here); reads map read-only (read and
+   *  write DAX mappings, Liu Bo, 2019). */
   readonly write: boolean;
 }
 

@@ -7,12 +7,17 @@
 // the lowest window chunk holding each mapped file chunk (what OSv's scan in
 // vector order returns), and a chunk -> stack entry column gives the mapping
 // around it: O(1) per lookup (two hash lookups and one array read).
+//
+// The stack has no holes: a dropped file's mappings, and the chunks a
+// truncation or a failed upgrade takes out of the middle of a mapping (the
+// mapping split around them), stay as tombstones until they reach the top.
 
 import type { DaxPlacement, Mapping, MappingPart, Placement } from './placement';
 
 export type { Mapping, MappingPart } from './placement';
 
 export class MappingStack implements DaxPlacement {
+  readonly name = 'lifo';
   // The stack as columns, bottom first, in typed arrays (a 64 Ki-chunk window
   // costs no object per mapping). Grown by doubling; at most one entry per
   // chunk.
@@ -149,6 +154,35 @@ export class MappingStack implements DaxPlacement {
     return dropped;
   }
 
+  /** Splits every mapping of nodeid around file chunks [ffrom, fto): the
+   *  part inside becomes a tombstone, the parts before and after stay
+   *  mappings of their own (so the stack keeps no hole); tombstones on top
+   *  are freed. O(mappings + chunks in use): truncation is rare. */
+  remove(nodeid: bigint, ffrom: number, fto: number): number {
+    if (!this.index.has(nodeid) || !(fto > ffrom)) return 0;
+    const out: Mapping[] = [];
+    let removed = 0;
+    for (const m of this.mappings()) {
+      const a = Math.max(ffrom, m.fstart);
+      const b = Math.min(fto, m.fstart + m.nchunks);
+      if (m.nodeid !== nodeid || a >= b) { out.push(m); continue; }
+      const k0 = a - m.fstart;
+      const k1 = b - m.fstart;
+      if (k0 > 0) out.push({ nodeid, nchunks: k0, fstart: m.fstart, mstart: m.mstart });
+      out.push({ nodeid: null, nchunks: k1 - k0, fstart: a, mstart: m.mstart + k0 });
+      if (k1 < m.nchunks) out.push({ nodeid, nchunks: m.nchunks - k1, fstart: b, mstart: m.mstart + k1 });
+      removed += k1 - k0;
+    }
+    if (removed === 0) return 0;
+    while (out.length > 0 && out[out.length - 1]!.nodeid === null) out.pop();
+    this.rebuild(out);
+    return removed;
+  }
+
+  freeChunks(): number {
+    return this.windowChunks - this.firstEmpty();
+  }
+
   clear(): void {
     this.count = 0;
     this.nodeidCol.length = 0;
@@ -213,6 +247,28 @@ export class MappingStack implements DaxPlacement {
     const f = new Float64Array(n);
     f.set(this.fstartCol);
     this.fstartCol = f;
+  }
+
+  /** The columns, entryOf and the index again from entries in window
+   *  order (no coalescing: each entry stays one). */
+  private rebuild(entries: readonly Mapping[]): void {
+    this.clear();
+    for (const m of entries) {
+      if (this.count === this.mstartCol.length) this.grow();
+      const end = m.mstart + m.nchunks;
+      if (end > this.entryOf.length) this.growEntryOf(end);
+      this.entryOf.fill(this.count, m.mstart, end);
+      this.mstartCol[this.count] = m.mstart;
+      this.nchunksCol[this.count] = m.nchunks;
+      this.endCol[this.count] = end;
+      this.fstartCol[this.count] = m.fstart;
+      this.nodeidCol[this.count] = m.nodeid;
+      this.count++;
+      if (m.nodeid === null) continue;
+      let files = this.index.get(m.nodeid);
+      if (!files) this.index.set(m.nodeid, (files = new Map()));
+      for (let k = 0; k < m.nchunks; k++) if (!files.has(m.fstart + k)) files.set(m.fstart + k, m.mstart + k);
+    }
   }
 
   private unindex(nodeid: bigint, fstart: number, mstart: number, from: number, to: number): void {

@@ -36,10 +36,12 @@ export interface VnopsContext {
   readonly limits: NegotiatedLimits;
   /** Opcodes the server answered ENOSYS (shared by the device's mounts). */
   readonly nosys: Set<number>;
-  /** Whether reads of ip go through the window (the mount's dax mode). */
+  /** Whether reads and writes of ip go through the window (the mount's dax mode). */
   daxFor(ip: VirtiofsInode): boolean;
   /** OSv's read(..., aggressive): map the rest of the file on a miss. */
   readonly aggressive: boolean;
+  /** The adaptive rule: misses under heavy eviction go to FUSE_READ/FUSE_WRITE. */
+  readonly adaptive: boolean;
 }
 
 /** The fh of an open file or directory, and the flags FUSE_OPEN had (RELEASE repeats them). */

@@ -80,10 +80,11 @@ export function readOps(ctx: VnopsContext): Pick<Vnops, 'open' | 'release' | 're
   };
 
   /** Through the window, mapping what is missing: bytes read into buf from
-   *  its start (fewer: the rest needs FUSE_READ). */
+   *  its start (fewer: the rest needs FUSE_READ, as for a miss the adaptive
+   *  rule leaves unmapped). */
   async function daxRead(ip: VirtiofsInode, h: VirtiofsHandle, offset: number, buf: Uint8Array): Promise<number> {
     ctx.inodes.noteDax(ip);
-    const r = await ctx.dax!.read({ nodeid: ip.nodeid, size: ip.size }, h.fh, buf.length, { offset, dst: buf }, ctx.aggressive);
+    const r = await ctx.dax!.read({ nodeid: ip.nodeid, size: ip.size }, h.fh, buf.length, { offset, dst: buf }, ctx.aggressive, ctx.adaptive);
     return r.bytes;
   }
 

@@ -1,6 +1,8 @@
 // SETATTR (Linux's fuse_do_setattr): mode, owner, size, times (a value, or
 // the server's now), through the open file's fh when there is one. The
-// reply's attributes become the inode's.
+// reply's attributes become the inode's. A size first takes the window's
+// chunks past the new end away (REMOVEMAPPING), so nothing in the window
+// shows the host file past its end once the server has cut it.
 
 import { FsHandle, OpContext, SetAttr, Stat, TimeSet, Vnode, Vnops } from '../../../core/vfs';
 import {
@@ -39,6 +41,7 @@ export function setattrOps(ctx: VnopsContext): Pick<Vnops, 'setattr'> {
     async setattr(vp: Vnode, attr: SetAttr, fh: FsHandle | undefined, o?: OpContext): Promise<Stat> {
       const ip = inodeOf(vp);
       const h = fh as VirtiofsHandle | undefined;
+      if (attr.size !== undefined && ctx.dax) await ctx.dax.truncate(ip.nodeid, attr.size);
       const out = await ctx.session.call(FUSE_SETATTR, ip.nodeid, setattrIn(attr, h?.fh, o?.lockOwner ?? 0n), undefined, req(o));
       setAttr(ip, out);
       return attrToStat(out.attr);

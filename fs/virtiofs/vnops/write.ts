@@ -3,9 +3,16 @@
 // FLUSH at close, FSYNC, FALLOCATE, LSEEK's SEEK_DATA/SEEK_HOLE and
 // COPY_FILE_RANGE. After each the size the guest keeps is right and the
 // other attributes are asked again (the server moved mtime and ctime).
+//
+// With DAX on for the file, a write inside the file goes through the window
+// (a write mapping: the host file itself), as Linux's fuse_dax_write_iter;
+// one that extends the file is a FUSE_WRITE, as there. A write mapping the
+// server refuses for want of space (ENOSPC, EDQUOT: it reserves the blocks
+// at SETUPMAPPING) fails the write at once, or makes it short by what went
+// before; any other refusal writes the rest with FUSE_WRITE.
 
 import { Errno, ErrnoError } from '../../../core/errno';
-import { FALLOC_FL_KEEP_SIZE, FsHandle, OpContext, SEEK_DATA, Vnode, Vnops } from '../../../core/vfs';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FsHandle, OpContext, SEEK_DATA, Vnode, Vnops } from '../../../core/vfs';
 import {
   FUSE_COPY_FILE_RANGE, FUSE_FALLOCATE, FUSE_FLUSH, FUSE_FSYNC, FUSE_FSYNC_FDATASYNC, FUSE_LSEEK, FUSE_WRITE,
 } from '../../fuse';
@@ -31,6 +38,23 @@ export function writeOps(ctx: VnopsContext): Pick<Vnops, 'write' | 'flush' | 'fs
       const at = offset >= 0 ? offset : Number((await fetchAttr(ctx, ip, h.fh, o)).size);
       const max = ctx.limits.maxWrite;
       let done = 0;
+      const dax = ctx.dax;
+      if (dax && ctx.daxFor(ip) && at + data.length <= ip.size && data.length > 0) {
+        done = dax.writeHit(ip, at, data);
+        if (done !== data.length) {
+          ctx.inodes.noteDax(ip); // its chunks go before its last FORGET
+          const r = await dax.write(ip, h.fh, at, data, ctx.adaptive);
+          done = r.bytes;
+          const errno = r.fallback?.errno;
+          if (errno === Errno.ENOSPC || errno === Errno.EDQUOT) {
+            invalidateAttr(ip);
+            if (done > 0) return done; // short: what went before the refused chunk
+            throw new ErrnoError(errno, 'virtiofs: the server has no space for a DAX write mapping');
+          }
+        }
+        invalidateAttr(ip); // the host moved mtime
+        if (done === data.length) return done;
+      }
       try {
         while (done < data.length) {
           const piece = data.subarray(done, Math.min(data.length, done + max));
@@ -69,6 +93,8 @@ export function writeOps(ctx: VnopsContext): Pick<Vnops, 'write' | 'flush' | 'fs
       await unlessNosys(ctx, FUSE_FALLOCATE, async () => {
         await ctx.session.call(FUSE_FALLOCATE, ip.nodeid,
           { fh: h.fh, offset: BigInt(offset), length: BigInt(len), mode }, undefined, req(o));
+        // A punched hole frees host blocks a write mapping reserved there.
+        if (mode & FALLOC_FL_PUNCH_HOLE) await ctx.dax?.forgetWritable(ip.nodeid, offset, len);
         if (!(mode & FALLOC_FL_KEEP_SIZE)) grew(ip, offset + len);
         else invalidateAttr(ip);
       }, () => { throw new ErrnoError(Errno.EOPNOTSUPP, 'the server has no FALLOCATE'); });

@@ -330,12 +330,13 @@ t('statistics and snapshot', async () => {
   const s = m.stats.snapshot();
   assert.equal(s, {
     hits: 1, misses: 2, chunksMapped: 3, chunksEvicted: 0, setupMappingSent: 2, removeMappingSent: 0,
+    writeMappings: 0, upgrades: 0, enospc: 0, chunksTruncated: 0, reclaimRuns: 0, adaptiveSwitches: 0, adaptiveMisses: 0,
     fallbacks: { 'no-window': 0, enosys: 0, setupmapping: 0, copy: 0 }, fallbackErrnos: {},
-    bytesDax: 30, bytesFuseRead: 4096,
+    bytesDax: 30, bytesDaxWritten: 0, bytesFuseRead: 4096,
   });
   assert.equal(m.snapshot(), {
-    chunkSize: CS, windowChunks: 4, firstEmpty: 3, canMap: true,
-    mappings: [{ nodeid: 7n, mstart: 0, nchunks: 3, fstart: 0, foffset: 0, moffset: 0 }],
+    chunkSize: CS, windowChunks: 4, firstEmpty: 3, freeChunks: 1, placement: 'lifo', canMap: true, bypassing: false,
+    mappings: [{ nodeid: 7n, mstart: 0, nchunks: 3, fstart: 0, foffset: 0, moffset: 0, writable: false }],
   });
 });
 

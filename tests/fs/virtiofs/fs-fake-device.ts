@@ -13,6 +13,7 @@ import {
   AnyRequest, Attr, DirentPlus, EntryOut, FUSE_ATTR_DAX, FUSE_BATCH_FORGET, FUSE_DESTROY, FUSE_FORGET, FUSE_GETATTR,
   FUSE_INIT, FUSE_LOOKUP, FUSE_MAP_ALIGNMENT, FUSE_OPEN, FUSE_OPENDIR, FUSE_READ, FUSE_READDIR, FUSE_READDIRPLUS,
   FUSE_READLINK, FUSE_RELEASE, FUSE_RELEASEDIR, FUSE_REMOVEMAPPING, FUSE_SETUPMAPPING, FUSE_STATFS, Opcode,
+  FATTR_SIZE, FUSE_FALLOCATE, FUSE_FLUSH, FUSE_FSYNC, FUSE_SETATTR, FUSE_SETUPMAPPING_FLAG_WRITE, FUSE_WRITE,
   decodeRequest, encodeReaddirReply, encodeReply, fuseName, nameToString, opcodeName,
 } from '../../../fs/fuse';
 
@@ -81,6 +82,9 @@ export class FakeFuseDevice implements FuseDevice {
   tamper: { opcode: number; fn: (b: Uint8Array) => Uint8Array } | undefined;
   /** Awaited before each reply (concurrency tests). */
   delay: (() => Promise<void>) | undefined;
+  /** Bytes write mappings may still reserve (as fallocate KEEP_SIZE on the
+   *  host would); a write SETUPMAPPING beyond it is ENOSPC. Infinite by default. */
+  space = Infinity;
 
   constructor(readonly opts: FakeOptions = {}) {
     const size = opts.windowSize ?? 16 << 20;
@@ -136,6 +140,13 @@ export class FakeFuseDevice implements FuseDevice {
   entry(n: FakeNode): EntryOut {
     const valid = this.opts.validSeconds ?? 0n;
     return { nodeid: n.nodeid, generation: 0n, entry_valid: valid, attr_valid: valid, entry_valid_nsec: 0, attr_valid_nsec: 0, attr: this.attr(n) };
+  }
+  /** A new byte array of `size` for the node (truncated or zero-extended). */
+  resize(n: FakeNode, size: number): void {
+    if (n.data && n.data.length === size) return;
+    const b = new Uint8Array(size);
+    if (n.data) b.set(n.data.subarray(0, size));
+    n.data = b;
   }
   private countLookup(nodeid: bigint): void {
     this.lookups.set(nodeid, (this.lookups.get(nodeid) ?? 0) + 1);
@@ -247,13 +258,36 @@ export class FakeFuseDevice implements FuseDevice {
         const a = 2 ** (this.alignment ?? 12);
         if (!this.window || !node.data || !this.openHandles.has(fh) || Number(foffset) % a || Number(moffset) % a
             || Number(moffset + len) > this.window.size) return fail(FUSE_SETUPMAPPING, Errno.EINVAL);
-        const data = node.data;
+        const writable = (req.body.flags & FUSE_SETUPMAPPING_FLAG_WRITE) !== 0n;
+        if (writable) {
+          if (Number(len) > this.space) return fail(FUSE_SETUPMAPPING, Errno.ENOSPC);
+          this.space -= Number(len);
+        }
+        // The node's bytes as they are at each access: WRITE and SETATTR replace them.
         this.window.map(Number(moffset), Number(len), {
-          read: (pos, dst) => { dst.fill(0); dst.set(data.subarray(pos, pos + dst.length)); },
-          write: () => { throw new Error('read mapping'); },
-        }, Number(foffset), false);
+          read: (pos, dst) => { dst.fill(0); dst.set(node.data!.subarray(pos, pos + dst.length)); },
+          write: (pos, src) => {
+            if (!writable) throw new Error('read mapping');
+            if (pos + src.length > node.data!.length) throw new Error('window write past the end of the file');
+            node.data!.set(src, pos);
+          },
+        }, Number(foffset), writable);
         return encodeReply(FUSE_SETUPMAPPING, u, null);
       }
+      case FUSE_WRITE: {
+        if (!this.openHandles.has(req.body.fh)) return fail(FUSE_WRITE, Errno.EBADF);
+        const off = Number(req.body.offset);
+        const src = req.body.data;
+        this.resize(node, Math.max(node.data!.length, off + src.length));
+        node.data!.set(src, off);
+        return encodeReply(FUSE_WRITE, u, { size: src.length });
+      }
+      case FUSE_SETATTR:
+        if (req.body.valid & FATTR_SIZE) this.resize(node, Number(req.body.size));
+        return encodeReply(FUSE_SETATTR, u, { attr_valid: 0n, attr_valid_nsec: 0, attr: this.attr(node) });
+      case FUSE_FSYNC: return encodeReply(FUSE_FSYNC, u, null);
+      case FUSE_FLUSH: return encodeReply(FUSE_FLUSH, u, null);
+      case FUSE_FALLOCATE: return encodeReply(FUSE_FALLOCATE, u, null); // a hole punched: nothing to model
       case FUSE_REMOVEMAPPING:
         for (const m of req.body.mappings) this.window!.unmap(Number(m.moffset), Number(m.len));
         return encodeReply(FUSE_REMOVEMAPPING, u, null);

@@ -22,16 +22,18 @@ async function rejects(p: Promise<unknown>, errno: number): Promise<ErrnoError> 
   throw new Error();
 }
 
-t('FUSE_INIT asks 7.36 with the read-only DAX client flags', async () => {
-  const { dev } = await mounted();
-  const init = dev.log.find((r) => r.opcode === K.FUSE_INIT)!;
-  assert.ok(init && init.opcode === K.FUSE_INIT);
-  if (init.opcode !== K.FUSE_INIT) return;
-  assert.is(init.body.major, 7);
-  assert.is(init.body.minor, 36);
-  for (const f of [K.FUSE_MAP_ALIGNMENT, K.FUSE_INIT_EXT, K.FUSE_HAS_INODE_DAX, K.FUSE_DO_READDIRPLUS, K.FUSE_ASYNC_READ,
-    K.FUSE_MAX_PAGES, K.FUSE_PARALLEL_DIROPS]) assert.ok(init.body.flags & f, `flag ${f}`);
-  assert.is(init.body.flags, INIT_FLAGS);
+t('FUSE_INIT asks 7.36 with the client flags; FUSE_HAS_INODE_DAX only for dax=inode', async () => {
+  for (const dax of [undefined, 'always', 'never', 'inode'] as const) {
+    const { dev } = await mounted({}, dax ? { dax } : {});
+    const init = dev.log.find((r) => r.opcode === K.FUSE_INIT)!;
+    assert.ok(init && init.opcode === K.FUSE_INIT);
+    if (init.opcode !== K.FUSE_INIT) return;
+    assert.is(init.body.major, 7);
+    assert.is(init.body.minor, 36);
+    for (const f of [K.FUSE_MAP_ALIGNMENT, K.FUSE_INIT_EXT, K.FUSE_DO_READDIRPLUS, K.FUSE_ASYNC_READ,
+      K.FUSE_MAX_PAGES, K.FUSE_PARALLEL_DIROPS]) assert.ok(init.body.flags & f, `flag ${f}`);
+    assert.is(init.body.flags, dax === 'inode' ? INIT_FLAGS | K.FUSE_HAS_INODE_DAX : INIT_FLAGS, `dax=${dax}`);
+  }
 });
 
 t('a server at 7.31 is accepted, 7.30 refused with EPROTO', async () => {

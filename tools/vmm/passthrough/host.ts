@@ -100,7 +100,8 @@ export class HostCalls {
       const list = await this.guard.runAsync(dev, () => fs.promises.readdir(path, { encoding: 'buffer', withFileTypes: true }));
       return list.map((d) => listed(d as unknown as fs.Dirent));
     }
-    if (hostcalls) {
+    // An addon built before listdir existed (a stale build) lists as Node does.
+    if (typeof hostcalls?.listdir === 'function') {
       const t0 = this.guard.start();
       let packed: Buffer;
       try { packed = hostcalls.listdir(dirfd); } catch (e) { this.guard.done(dev, t0); throw e; }
