@@ -4,7 +4,7 @@
 // for owners only, set-id bits dropped on chown as Linux's notify_change).
 
 import { Errno } from '../errno';
-import { MAY_EXEC, MAY_READ, MAY_WRITE, checkAccess, checkChown, checkUtimes, chmodMode } from './cred';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, checkAccess, checkChown, checkUtimes, chmodMode, isRoot } from './cred';
 import { F_OK, O_ACCMODE, O_RDONLY, R_OK, W_OK, X_OK } from './fcntl';
 import type { File } from './file';
 import type { FsHandle, OpContext } from './fs';
@@ -92,8 +92,17 @@ async function doChown(vp: Vnode, ctx: OpContext, uid: number, gid: number, fh?:
   await setattr(vp, ctx, attr, fh);
 }
 
+/** do_truncate: a caller without CAP_FSETID (not root) also clears set-uid,
+ *  and set-gid with group execute, in the same change (ATTR_KILL_SUID). */
 async function doTruncate(vp: Vnode, ctx: OpContext, length: number, fh?: FsHandle): Promise<void> {
-  await setattr(vp, ctx, { size: length }, fh);
+  let kill = 0;
+  let mode = 0;
+  if (!isRoot(ctx.cred)) {
+    mode = (await getattr(vp, ctx)).mode;
+    kill = mode & S_ISUID;
+    if ((mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010)) kill |= S_ISGID;
+  }
+  await setattr(vp, ctx, kill ? { size: length, mode: mode & 0o7777 & ~kill } : { size: length }, fh);
 }
 
 function checkTime(t: TimeArg, what: string): TimeSet | undefined {

@@ -195,13 +195,19 @@ export async function nameiParent(root: Vnode, path: PathLike, rootErrno: number
   const comps = splitPath(b.subarray(0, end));
   const name = comps.pop();
   if (name === undefined) throw new ErrnoError(rootErrno);
-  if (name.length > NAME_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'component too long');
   const stack = await nameiStack(root, comps, true, ctx);
   const dir = stack.pop()!;
-  if (dir.type !== S_IFDIR) {
+  try {
+    if (dir.type !== S_IFDIR) throw new ErrnoError(Errno.ENOTDIR);
+    // link_path_walk checks search permission on the directory before it
+    // hands back the last component: EACCES before ENOENT, EEXIST, EINVAL,
+    // and before the filesystem's lookup finds the name too long.
+    await maySearch(dir, ctx);
+    if (name.length > NAME_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'component too long');
+  } catch (e) {
     vrele(dir);
     releaseAll(stack);
-    throw new ErrnoError(Errno.ENOTDIR);
+    throw e;
   }
   const kind: LastKind = isDot(name) ? 'dot' : isDotDot(name) ? 'dotdot' : 'norm';
   return { dir, ancestors: stack, name, kind, trailingSlash };
@@ -229,7 +235,14 @@ export async function parentOfLink(p: ParentResult, target: Uint8Array, ctx: OpC
     throw e;
   }
   const dir = stack.pop()!;
-  if (dir.type !== S_IFDIR) { vrele(dir); releaseAll(stack); throw new ErrnoError(Errno.ENOTDIR); }
+  try {
+    if (dir.type !== S_IFDIR) throw new ErrnoError(Errno.ENOTDIR);
+    await maySearch(dir, ctx);
+  } catch (e) {
+    vrele(dir);
+    releaseAll(stack);
+    throw e;
+  }
   const kind: LastKind = isDot(name) ? 'dot' : isDotDot(name) ? 'dotdot' : 'norm';
   return { dir, ancestors: stack, name, kind, trailingSlash };
 }

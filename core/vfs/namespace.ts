@@ -98,6 +98,14 @@ export async function link(s: VfsState, ctx: OpContext, oldPath: PathLike, newPa
   try {
     await withParent(s, ctx, newPath, Errno.EEXIST, async (p) => {
       if (p.kind !== 'norm') throw err(Errno.EEXIST);
+      // filename_create comes first in do_linkat: a name that is there is
+      // EEXIST before EXDEV, protected_hardlinks' EPERM and vfs_link's EPERM
+      // for a directory (a root caller linking a file on one mount meets
+      // none of them, and the filesystem says EEXIST itself).
+      if (p.dir.mount !== vp.mount || !isRoot(ctx.cred) || vp.type === S_IFDIR) {
+        const there = await lookupHere(p.dir, p.name, ctx);
+        if (there) { vrele(there); throw err(Errno.EEXIST); }
+      }
       if (p.dir.mount !== vp.mount) throw err(Errno.EXDEV);
       await mayLink(vp, ctx);
       await mayCreate(p, ctx, false);

@@ -158,4 +158,38 @@ t('device nodes are root\'s; FIFOs and sockets anyone\'s with write access', asy
   await rejects(vfs.open('/pub/sock', O_RDONLY), Errno.ENXIO);
 });
 
+t('search permission on the last directory comes first: EACCES before ENOENT, EEXIST or EINVAL (link_path_walk)', async () => {
+  const { vfs } = await writable((tr) => tr.dir('/d', 0o700, 1, 1).file('/d/f', 'f', 0o666, 1, 1).dir('/d/sub', 0o777, 1, 1).dir('/pub', 0o777, 1, 1));
+  const u = vfs.as(USER);
+  await rejects(u.unlink('/d/nope'), Errno.EACCES, 'not ENOENT: the name is not looked up');
+  await rejects(u.rmdir('/d/nope'), Errno.EACCES);
+  await rejects(u.rename('/d/nope', '/pub/x'), Errno.EACCES);
+  await rejects(u.rename('/pub', '/d/x'), Errno.EACCES, 'the target\'s directory too');
+  await rejects(u.rename('/d', '/d/g'), Errno.EACCES, 'not EINVAL');
+  await rejects(u.mkdir('/d/f'), Errno.EACCES, 'not EEXIST');
+  await rejects(u.open('/d/f', O_CREAT | O_WRONLY), Errno.EACCES);
+  await rejects(u.symlink('t', '/d/f'), Errno.EACCES);
+  await rejects(u.link('/pub', '/d/l'), Errno.EACCES);
+  await rejects(u.unlink('/d/f/'), Errno.EACCES);
+  await rejects(u.mkdir('/pub/f/x'), Errno.ENOENT, 'a searchable directory still answers ENOENT');
+  // do_linkat: filename_create's EEXIST before may_linkat's EPERM.
+  const { vfs: v2 } = await writable((tr) => tr.dir('/pub', 0o777, 1, 1).file('/pub/theirs', 't', 0o600, 1, 1).file('/pub/there', 'x', 0o644, 1, 1));
+  await rejects(v2.as(USER).link('/pub/theirs', '/pub/there'), Errno.EEXIST, 'not EPERM');
+  await rejects(v2.as(USER).link('/pub/theirs', '/pub/new'), Errno.EPERM);
+  await rejects(v2.link('/pub', '/pub/there'), Errno.EEXIST, 'a directory onto a name that is there: EEXIST first, for root too');
+  await rejects(u.mkdir(`/d/${'n'.repeat(256)}`), Errno.EACCES, 'search permission before a name too long');
+  await rejects(u.mkdir(`/pub/${'n'.repeat(256)}`), Errno.ENAMETOOLONG);
+});
+
+t('truncate by a non-root caller clears set-uid, and set-gid with group execute (do_truncate); root keeps them', async () => {
+  const { vfs, tree } = await writable((tr) => tr.dir('/pub', 0o777).file('/pub/s', 'abc', 0o6775, 1000, 1000).file('/pub/g', 'abc', 0o2764, 1000, 1000).file('/pub/r', 'abc', 0o6775, 1000, 1000));
+  const u = vfs.as(USER);
+  await u.truncate('/pub/s', 1);
+  assert.equal([tree.get('/pub/s')!.mode & 0o7777, (await vfs.stat('/pub/s')).size], [0o775, 1]);
+  await u.truncate('/pub/g', 1);
+  assert.is(tree.get('/pub/g')!.mode & 0o7777, 0o2764, 'set-gid without group execute stays (mandatory locking bit)');
+  await vfs.truncate('/pub/r', 1);
+  assert.is(tree.get('/pub/r')!.mode & 0o7777, 0o6775, 'root: CAP_FSETID');
+});
+
 t.run();

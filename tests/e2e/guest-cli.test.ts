@@ -9,7 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCommand, type ShellContext } from '../../tools/guest/commands';
 import { mountShare, type GuestMount } from '../../tools/guest/mount';
+import { namerOf } from '../../tools/guest/names';
 import { runLine } from '../../tools/guest/shell';
+import { checkFile, walkShare } from '../../tools/guest/verify';
 import { spawnVmm, type VmmChild } from '../../tools/guest/spawn-vmm';
 import { samplePattern as pattern } from '../../tools/guest/sample-tree';
 
@@ -109,6 +111,23 @@ t('errors in a line: each command reported with its errno, the others still run'
   assert.is(await runLine(c.ctx, 'cat /nope; readlink /hello.txt; ls /hello.txt/x; cat /hello.txt', (e) => errs.push(e)), 3);
   assert.equal(errs, ['virtiofs: cat /nope: ENOENT', 'virtiofs: readlink /hello.txt: EINVAL', 'virtiofs: ls /hello.txt/x: ENOTDIR']);
   assert.is(c.text(), 'hello\n');
+});
+
+t('the dax picture names files by their own path: not the symlink opened, not a nodeid', async () => {
+  const c = context();
+  const errs: string[] = [];
+  assert.is(await runLine(c.ctx, 'open /link; dax; close', (e) => errs.push(e)), 0, errs.join('; '));
+  assert.match(c.text(), /^ {2}\d+\s+0x[0-9a-f]+\s+\/a\/b\/deep\s/m, 'the target, /a/b/deep');
+  // (The earlier tests' files, not opened in this context, may show as nodeids: the fallback.)
+  assert.not.match(c.text(), /\s\/link\s/, c.text());
+  // What npm start's shell does: files read by its passes named from the walk, by inode number.
+  const listing = await walkShare(m!.vfs);
+  assert.is(await checkFile(m!.vfs, '/big', path.join(dir, 'big')), null);
+  const d = context();
+  d.ctx.nameOf = namerOf([m!.vfs], listing.files);
+  await runCommand(d.ctx, ['dax']);
+  assert.match(d.text(), /\s\/big\s/, d.text());
+  assert.not.match(d.text(), /nodeid \d/, d.text());
 });
 
 function cli(args: string[]): Promise<{ code: number | null; out: Buffer; err: string }> {

@@ -88,10 +88,65 @@ t('the window matrix: 8 rows, lifo/lru x adaptive on/off, a window a quarter of 
   }
 });
 
+t("--output-format=json: fio's layout, which fio tooling reads", async () => {
+  const { code, out, err } = await bench(['--rw', 'read', '--bs', '4k', '--size', '1M', '--runtime', '0.2', '--name', 'seq', '--output-format=json']);
+  assert.is(code, 0, err);
+  assert.is(err, '', 'no progress around JSON');
+  const r = JSON.parse(out) as { 'fio version': string; jobs: Record<string, any>[]; 'global options': object };
+  assert.match(r['fio version'], /^virtiofs-bench-/);
+  assert.equal(r.jobs.map((j) => j.jobname), ['seq.dax', 'seq.fuse', 'seq.host']);
+  for (const j of r.jobs) {
+    const rd = j.read;
+    for (const k of ['io_bytes', 'io_kbytes', 'bw_bytes', 'bw', 'iops', 'runtime', 'total_ios']) assert.type(rd[k], 'number', `${j.jobname} read.${k}`);
+    assert.ok(rd.io_bytes > 0 && rd.io_bytes === rd.total_ios * 4096, `${j.jobname}: whole blocks`);
+    assert.is(rd.bw, Math.floor(rd.bw_bytes / 1024), 'bw in KiB/s, as fio');
+    assert.ok(rd.clat_ns.mean > 0 && rd.clat_ns.N === rd.total_ios);
+    assert.equal(Object.keys(rd.clat_ns.percentile).slice(0, 3), ['1.000000', '5.000000', '10.000000']);
+    assert.ok(rd.clat_ns.percentile['99.000000'] >= rd.clat_ns.percentile['50.000000']);
+    assert.is(j.write.io_bytes, 0, 'a read job writes nothing');
+    assert.is(j['job options'].rw, 'read');
+  }
+});
+
+t("--output-format=json: a write job reports in write{}, a mixed one splits its ios between read{} and write{}", async () => {
+  for (const rw of ['randwrite', 'randrw']) {
+    const { code, out, err } = await bench(['--rw', rw, '--bs', '4k', '--size', '1M', '--runtime', '0.2', '--name', 'w', '--dax', 'never', '--no-host', '--output-format=json']);
+    assert.is(code, 0, err);
+    const [j] = (JSON.parse(out) as { jobs: Record<string, any>[] }).jobs;
+    const total = j!.read.total_ios + j!.write.total_ios;
+    assert.ok(j!.write.total_ios > 0 && j!.write.io_bytes === j!.write.total_ios * 4096, `${rw}: writes in write{}`);
+    if (rw === 'randwrite') assert.is(j!.read.total_ios, 0, 'a write job reads nothing');
+    else assert.ok(j!.read.total_ios > total / 5 && j!.write.total_ios > total / 5, `randrw: both halves (${j!.read.total_ios} + ${j!.write.total_ios})`);
+  }
+});
+
+t('--filename: every reader of the job reads that one file; an existing one is used as it is', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-file-'));
+  try {
+    const f = path.join(dir, 'data.bin');
+    fs.writeFileSync(f, Buffer.alloc(2 << 20, 7));
+    const { code, out, err } = await bench(['--directory', dir, '--filename', 'data.bin', '--size', '1M', '--numjobs', '2',
+      '--runtime', '0.1', '--direct=1', '--dax', 'never', '--no-host', '--json']);
+    assert.is(code, 0, err);
+    assert.equal((JSON.parse(out) as BenchReport).jobs.map((j) => [j.path, j.numjobs]), [['fuse', 2]]);
+    assert.ok(fs.readFileSync(f).equals(Buffer.alloc(2 << 20, 7)), 'the file is not rewritten');
+    assert.equal(fs.readdirSync(dir), ['data.bin'], 'no NAME.J.0 files made');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 t('usage errors exit 2 with the reason', async () => {
   const { code, err } = await bench(['--rw', 'trim']);
   assert.is(code, 2);
   assert.match(err, /unknown/);
+  assert.is(err.trim().split('\n').length, 1, 'one line');
+  const h = await bench(['-h']);
+  assert.is(h.code, 0);
+  assert.match(h.out, /^usage: virtiofs bench/);
+  const v = await bench(['--version']);
+  assert.is(v.code, 0);
+  assert.match(v.out, /^virtiofs bench \d+\.\d+\.\d+ \(virtiofs-dax/);
 });
 
 t('dax-manager micro-benchmark: ns per op for each op and size', async () => {

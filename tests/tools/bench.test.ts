@@ -4,7 +4,7 @@ import { LatencyHistogram, bucketOf, upperOf } from '../../tools/bench/histogram
 import { OffsetGen } from '../../tools/bench/job';
 import { parseArgs, parseRuntime, UsageError } from '../../tools/bench/options';
 import { seed002Rows, matrixLine } from '../../tools/bench/matrix';
-import { barChartSvg, matrixSvg } from '../../tools/bench/svg';
+import { barChartSvg, matrixSvg, shortNum } from '../../tools/bench/svg';
 import { windowFor } from '../../tools/bench/target';
 import type { JobResult } from '../../tools/bench/job';
 
@@ -56,6 +56,34 @@ t('bad arguments are usage errors', () => {
   for (const argv of bad) assert.throws(() => parseArgs(argv), (e: unknown) => e instanceof UsageError, argv.join(' '));
 });
 
+t('engines it does not model are refused with the reason; --direct=1 accepted, 0 refused', () => {
+  const why = (argv: string[]): string => { try { parseArgs(argv); return ''; } catch (e) { return (e as Error).message; } };
+  assert.match(why(['--ioengine', 'io_uring']), /--ioengine io_uring: .*not modelled.*libaio/);
+  assert.match(why(['--ioengine', 'posixaio']), /not modelled/);
+  assert.match(why(['--ioengine', 'mmap']), /--ioengine mmap: /);
+  assert.match(why(['--ioengine', 'frob']), /unknown engine \(modelled: psync, sync, pvsync, pvsync2, libaio\)/);
+  for (const e of ['psync', 'sync', 'pvsync', 'pvsync2']) assert.is(parseArgs(['--ioengine', e]).jobs[0]!.ioengine, 'psync', e);
+  assert.is(parseArgs(['--direct=1']).jobs[0]!.rw, 'read');
+  assert.match(why(['--direct=0']), /no page cache/);
+  assert.match(why(['--filename', 'a:b']), /one file/);
+  assert.is(parseArgs(['--directory', '/srv/d', '--filename', '/srv/d/x/f']).jobs[0]!.filename, 'x/f', 'absolute, inside --directory');
+  assert.match(why(['--filename', '/elsewhere/f']), /needs --directory/);
+  assert.match(why(['--directory', '/srv/d', '--filename', '/srv/other']), /not inside --directory/);
+  assert.is(parseArgs(['--output-format=json']).output, 'json');
+  assert.is(parseArgs(['--json']).output, 'bench-json');
+  assert.is(parseArgs(['-h']).mode, 'help');
+  assert.is(parseArgs(['--version']).mode, 'version');
+});
+
+t('the window is sized to the files: a power of two, none without DAX', () => {
+  const set = { stem: 'j', count: 4, size: 1 << 30 };
+  assert.is(windowFor([set], undefined, false), '0', '--dax never: no window');
+  assert.is(windowFor([set], undefined, true), String(8 * 2 ** 30), '4 GiB of files and a chunk: 8G');
+  assert.is(windowFor([{ stem: 'j', count: 1, size: 1 << 20 }], undefined, true), String(1 << 30), '1G at least');
+  assert.is(windowFor([{ stem: 'j', count: 4, size: 1 << 29, filename: 'f' }], undefined, true), String(1 << 30), 'one shared file counts once');
+  assert.is(windowFor([set], '64M', true), '64M', '--cache-size wins');
+});
+
 t('matrix and micro modes', () => {
   assert.is(parseArgs(['--matrix', 'seed002', '--runtime', '1']).mode, 'matrix');
   assert.is(parseArgs(['dax-manager']).mode, 'micro-dax');
@@ -87,8 +115,8 @@ t('window matrix: randread/randwrite x lifo/lru x adaptive on/off, a 1 GiB file 
   assert.equal(rows[3]!.spec.mount, { 'dax-placement': 'lru', 'dax-adaptive': 'off' });
   assert.ok(rows.every((r) => Number.isNaN(r.seed.dax)), 'no seed figures');
   assert.is(seed002Rows(parseArgs(['--matrix', 'window', '--size', '64M']).jobs[0]!)[0]!.spec.size, 64 << 20);
-  assert.is(windowFor([{ stem: 's', count: 1, size: 1 << 30 }], undefined, 'window'), String(256 << 20));
-  assert.is(windowFor([{ stem: 's', count: 1, size: 1 << 20 }], undefined, 'window'), String(2 << 20), 'at least a chunk');
+  assert.is(windowFor([{ stem: 's', count: 1, size: 1 << 30 }], undefined, true, '2M', 'window'), String(256 << 20));
+  assert.is(windowFor([{ stem: 's', count: 1, size: 1 << 20 }], undefined, true, '2M', 'window'), String(2 << 20), 'at least a chunk');
 });
 
 t('writes: parsed in fio\'s names; offsets and the read/write mix the same on every path', () => {
@@ -186,6 +214,7 @@ function fake(name: string, path: JobResult['path'], mibps: number): JobResult {
   return {
     name, path, rw: 'read', bs: 4096, size: 1 << 20, iodepth: 1, numjobs: 1, ioengine: 'psync', elapsed: 1, ios: 1, bytes: 1,
     mibps, iops: mibps * 256, lat: { meanUs: 1, minUs: 1, p50Us: 1, p99Us: 1, p999Us: 1, maxUs: 1 },
+    clatNs: { min: 1000, max: 1000, mean: 1000, stddev: 0, N: 1, percentile: { '50.000000': 1000 } },
   };
 }
 
@@ -206,6 +235,18 @@ t('SVG: well-formed, one bar per row and path, axis, legend, escaped text', () =
   assert.match(svg, /class="legend"[\s\S]*DAX[\s\S]*FUSE_READ\/FUSE_WRITE[\s\S]*host/);
   assert.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/);
   assert.match(svg, /DAX\/FUSE 44\.4x/);
+  // The Linux series' figures as marks beside the DAX and FUSE bars of every row, reads and writes.
+  const refs = [...svg.matchAll(/<line class="ref" data-series="([^"]+)"/g)].map((m) => m[1]);
+  assert.is(refs.length, 32);
+  assert.is(refs.filter((r) => r === 'DAX').length, 16);
+  assert.match(svg, /Linux virtiofs DAX series \(Goyal et al\., 2020\)/);
+  assert.match(svg, />643</, "seqread-psync's cache=none+dax figure");
+  assert.match(svg, />Linux: 18\.4x</);
+  assert.not.match(svg, /seed ?002/i, 'cited by title, not by seed number');
+});
+
+t('bar values fit a bar: at most five characters', () => {
+  assert.equal([8.234, 95.14, 643.4, 1294, 2132, 12345].map(shortNum), ['8.23', '95.1', '643', '1.29k', '2.13k', '12k']);
 });
 
 t('SVG: a missing value draws no bar; no values at all still makes a document', () => {

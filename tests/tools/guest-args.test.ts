@@ -59,12 +59,24 @@ t('shell lines: commands at ;, quotes, escapes', () => {
 });
 
 t('start options', () => {
-  assert.equal(parseStartArgs([], { aggressive: false }), { cacheSize: '8M', chunkSize: undefined, aggressive: false });
+  assert.equal(parseStartArgs([], { aggressive: false }), { chunkSize: undefined, aggressive: false }, 'the window is sized to the files');
   const o = parseStartArgs(['--cache-size', '0', '--no-shell', '/srv'], { chunkSize: '4K', aggressive: true });
   assert.equal(o, { cacheSize: '0', chunkSize: '4K', aggressive: true, shell: false, dir: '/srv' });
   assert.throws(() => parseStartArgs(['a', 'b'], { aggressive: false }), isUsage);
   assert.throws(() => parseStartArgs(['--cache-size', 'lots'], { aggressive: false }), isUsage);
   assert.throws(() => parseStartArgs(['--frob'], { aggressive: false }), isUsage);
+  assert.throws(() => parseStartArgs(['--cache-size', '3M'], { aggressive: false }), (e: unknown) => isUsage(e) && /power of two/.test(String(e)));
+  assert.ok(parseStartArgs(['-h'], { aggressive: false }).help);
+});
+
+t('checked before connecting: the chunk size is a multiple of 4K, the address has tcp: or unix:', () => {
+  for (const [argv, re] of [
+    [['--chunk-size', '1K', 'start'], /--chunk-size 1K: a multiple of 4K/],
+    [['--connect', '127.0.0.1:5000', 'ls'], /--connect 127\.0\.0\.1:5000: write tcp:HOST:PORT or unix:PATH \(tcp:127\.0\.0\.1:5000\?\)/],
+  ] as const) {
+    assert.throws(() => parseGuestArgs([...argv]), (e: unknown) => isUsage(e) && re.test((e as Error).message), argv.join(' '));
+  }
+  assert.is(parseGuestArgs(['--version']).command, 'version');
 });
 
 t.run();

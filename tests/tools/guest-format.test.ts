@@ -6,10 +6,11 @@ import type { DaxSnapshot } from '../../fs/virtiofs/dax';
 import { UsageError } from '../../tools/guest/args';
 import { describeError, resolvePath } from '../../tools/guest/commands';
 import {
-  daxJson, dfJson, formatDax, formatDf, formatLsLong, formatStat, formatTree, humanSize, modeString, statJson, toJson,
+  daxJson, dfJson, formatDax, formatDf, formatLsLong, formatStat, formatTree, humanSize, modeString, statJson, toJson, usePercent,
   type LsEntry,
 } from '../../tools/guest/format';
 import { formatSummary } from '../../tools/guest/start';
+import { roundLine } from '../../tools/guest/start-summary';
 
 const t = suite('guest output');
 const MiB = 1 << 20;
@@ -82,7 +83,9 @@ t('df: sizes from blocks and frsize', () => {
   assert.is(d.size, 4096000);
   assert.is(d.used, 750 * 4096);
   assert.is(d.avail, 200 * 4096);
-  assert.match(formatDf(d), /myfs\s+3\.9 MiB\s+2\.9 MiB\s+800\.0 KiB\s+75%\s+100\s+40\s+60%/);
+  // Use% as GNU df: used / (used + avail) = 750 / 950, rounded up; root's reserve (50 blocks) counts in neither.
+  assert.match(formatDf(d), /myfs\s+3\.9 MiB\s+2\.9 MiB\s+800\.0 KiB\s+79%\s+100\s+40\s+60%/);
+  assert.equal([usePercent(1, 2), usePercent(1, 1), usePercent(0, 5), usePercent(5, 0), usePercent(0, 0)], ['34%', '50%', '0%', '100%', '-']);
 });
 
 t('the dax picture: chunk 0 first, one row per mapping, RO or RW, the top marked, free chunks, statistics', () => {
@@ -163,18 +166,38 @@ t('paths resolve against the shell cwd', () => {
   assert.is(resolvePath({ cwd: '/d' }, undefined), '/d');
 });
 
-t('start summary: counts, stats, verdict', () => {
-  const pass = { files: 3, bytes: 2 * MiB, ms: 1000, mismatches: [] };
-  const ok = formatSummary({ files: 3, symlinks: 1, dirs: 2, bytes: 2 * MiB, mismatches: [], dax: pass, fuse: { ...pass, ms: 500 }, stats });
+t('start summary: counts, the ratio of each pass, eviction, verdict', () => {
+  const pass = (guestMs: number, selectedMs: number) => ({
+    files: 3, bytes: 2 * MiB, ms: 2 * guestMs, guestMs, mismatches: [], selected: { files: 1, bytes: 2 * MiB - 10, guestMs: selectedMs },
+  });
+  const d = { setupMappings: 1, removeMappings: 0, hits: 0, misses: 1, evicted: 0, bytesDax: 2 * MiB, fallbacks: 0 };
+  const ok = formatSummary({
+    files: 3, symlinks: 1, dirs: 2, bytes: 2 * MiB, mismatches: [], window: { size: 8 * MiB, chunks: 4, chunkSize: 2 * MiB },
+    rounds: [
+      { dax: pass(900, 100), fuse: pass(1000, 200), stats: d },
+      { dax: pass(850, 50), fuse: pass(1000, 200), stats: { ...d, setupMappings: 0, misses: 0, hits: 8 } },
+    ],
+    eviction: { dax: pass(2000, 100), fuse: pass(1000, 200), stats: { ...d, setupMappings: 7, evicted: 3, removeMappings: 2 }, chunksNeeded: 7 },
+    fallbacks: { 'no-window': 0, setupmapping: 1 },
+  });
   assert.match(ok, /mismatches   0\n/);
-  assert.match(ok, /hits 7, misses 3, chunks mapped 5, evicted 2/);
+  assert.is(roundLine('pass 1', { dax: pass(900, 100), fuse: pass(1000, 200), stats: d }),
+    'pass 1: 3 files, 2.0 MiB through each mount, 0 mismatches; DAX 0.90 s, FUSE_READ 1.00 s in the guest; '
+    + 'the 1 file through the window (2.0 MiB): DAX 0.10 s, FUSE_READ 0.20 s; SETUPMAPPING 1, hits 0, misses 1, evicted 0');
+  assert.match(ok, /window       8\.0 MiB, 4 chunks of 2\.0 MiB\n/);
+  assert.match(ok, /ratios       DAX\/FUSE_READ is throughput over the same bytes: above 1x, DAX was faster\n/, 'the ratio read the right way round');
+  assert.match(ok, /pass 1       DAX\/FUSE_READ 2\.00x on the 1 file through the window \(2\.0 MiB\), 1\.11x on every file; SETUPMAPPING 1, hits 0, misses 1, evicted 0\n/);
+  assert.match(ok, /pass 2       DAX\/FUSE_READ 4\.00x .*hits 8, misses 0, evicted 0 \(from cached mappings\)\n/);
+  assert.match(ok, /eviction     dax=always, every file: 7 chunks through 4: SETUPMAPPING 7, .*evicted 3, REMOVEMAPPING 2; DAX\/FUSE_READ 0\.50x on every file\n/);
   assert.match(ok, /fallbacks    setupmapping 1\n/);
-  assert.match(ok, /DAX pass 2\.0 MiB\/s, FUSE_READ pass 4\.0 MiB\/s/);
   assert.match(ok, /result: OK/);
+  const plain = { files: 3, bytes: 2, ms: 10, guestMs: 5, mismatches: [] };
   const bad = formatSummary({ files: 3, symlinks: 1, dirs: 2, bytes: 2, mismatches: [{ path: '/x', offset: 4, why: 'byte 4 is 1, host has 2' }],
-    dax: pass, fuse: pass, stats: undefined });
+    rounds: [{ dax: plain, fuse: plain }] });
   assert.match(bad, /mismatches   1\n/);
-  assert.match(bad, /no window/);
+  assert.match(bad, /window       none/);
+  assert.not.match(bad, /ratios/, 'no window, no ratios to read');
+  assert.match(bad, /pass 1       DAX\/FUSE_READ 1\.00x on every file\n/);
   assert.match(bad, /MISMATCH \/x: byte 4/);
   assert.match(bad, /result: FAILED/);
 });

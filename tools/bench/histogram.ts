@@ -14,6 +14,8 @@ export class LatencyHistogram {
   count = 0;
   /** Sum of the samples (ns), for the mean. */
   sum = 0;
+  /** Sum of their squares, for the standard deviation (fio's stddev). */
+  sumSq = 0;
   min = Infinity;
   max = 0;
 
@@ -23,12 +25,20 @@ export class LatencyHistogram {
     this.counts[bucketOf(v)]++;
     this.count++;
     this.sum += v;
+    this.sumSq += v * v;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
   }
 
   mean(): number {
     return this.count ? this.sum / this.count : 0;
+  }
+
+  /** Sample standard deviation (n - 1), as fio reports it. */
+  stddev(): number {
+    if (this.count < 2) return 0;
+    const m = this.mean();
+    return Math.sqrt(Math.max(0, (this.sumSq - this.count * m * m) / (this.count - 1)));
   }
 
   /** The smallest value (bucket upper bound) with at least p % of the samples at or below it. */
@@ -48,6 +58,7 @@ export class LatencyHistogram {
     for (let i = 0; i < BUCKETS; i++) this.counts[i] += other.counts[i]!;
     this.count += other.count;
     this.sum += other.sum;
+    this.sumSq += other.sumSq;
     this.min = Math.min(this.min, other.min);
     this.max = Math.max(this.max, other.max);
   }

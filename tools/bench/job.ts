@@ -48,6 +48,20 @@ export interface LatencySummary {
   maxUs: number;
 }
 
+/** fio's default completion-latency percentiles (its percentile_list). */
+export const FIO_PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99] as const;
+
+/** Completion latency in fio's terms (ns), for its JSON layout. */
+export interface ClatNs {
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+  N: number;
+  /** Keyed as fio keys them: "99.900000". */
+  percentile: Record<string, number>;
+}
+
 export interface JobResult {
   name: string;
   path: PathKind;
@@ -64,6 +78,7 @@ export interface JobResult {
   mibps: number;
   iops: number;
   lat: LatencySummary;
+  clatNs: ClatNs;
   dax?: DaxJobStats;
   /** ios that were writes (rw, randrw: about half). */
   writes?: number;
@@ -250,6 +265,10 @@ export function resultOf(spec: JobSpec, path: PathKind, t: Tally, dax?: DaxJobSt
     lat: {
       meanUs: us(t.hist.mean()), minUs: us(t.hist.count ? t.hist.min : 0), p50Us: us(t.hist.percentile(50)),
       p99Us: us(t.hist.percentile(99)), p999Us: us(t.hist.percentile(99.9)), maxUs: us(t.hist.max),
+    },
+    clatNs: {
+      min: t.hist.count ? t.hist.min : 0, max: t.hist.max, mean: t.hist.mean(), stddev: t.hist.stddev(), N: t.hist.count,
+      percentile: Object.fromEntries(FIO_PERCENTILES.map((p) => [p.toFixed(6), t.hist.percentile(p)])),
     },
     ...(dax ? { dax } : {}),
     ...(t.writes > 0 ? { writes: t.writes } : {}),

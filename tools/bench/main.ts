@@ -10,8 +10,10 @@ import { guestJob } from './guest';
 import { hostReads, pathLabel, resultOf, type JobResult, type PathKind, type ProgressFn } from './job';
 import { matrixLine, seed002Rows, type MatrixLine } from './matrix';
 import { microDax, microTable } from './micro-dax';
+import { ProgressPrinter } from '../common/progress';
+import { packageVersion, versionLine } from '../common/version';
+import { fioJson } from './fio-json';
 import { parseArgs, UsageError, USAGE, type BenchArgs, type JobSpec } from './options';
-import { progressLine, type ProgressSink } from './progress';
 import { attachHostRatios, header, jobsTable, machine, matrixTable } from './report';
 import { matrixSvg } from './svg';
 import { fileNames, openTarget, type FileSet, type Target } from './target';
@@ -29,6 +31,15 @@ export interface BenchReport {
 }
 
 interface Planned { spec: JobSpec; files: FileSet }
+
+/** Where the bench tells how far it is (the programs' one progress printer). */
+interface ProgressSink { update(text: string): void; done(text: string): void; clear(): void }
+
+function progressSink(stream: BenchIo['stderr'], enabled: boolean): ProgressSink {
+  if (!enabled) return { update() {}, done() {}, clear() {} };
+  const p = new ProgressPrinter(stream);
+  return { update: (t) => p.update(t), done: (t) => p.line(t), clear: () => p.clear() };
+}
 
 function pathsOf(spec: JobSpec, host: boolean): PathKind[] {
   const p: PathKind[] = [];
@@ -54,11 +65,12 @@ async function runOne(target: Target, args: BenchArgs, job: Planned, path: PathK
 async function runJobs(args: BenchArgs, planned: Planned[], sink: ProgressSink): Promise<JobResult[]> {
   const stems = new Map<string, FileSet>();
   for (const p of planned) {
-    const s = stems.get(p.files.stem);
-    if (!s || s.count < p.files.count) stems.set(p.files.stem, p.files);
+    const key = p.files.filename !== undefined ? `file:${p.files.filename}` : p.files.stem;
+    const s = stems.get(key);
+    if (!s || s.count < p.files.count || s.size < p.files.size) stems.set(key, { ...p.files, count: Math.max(p.files.count, s?.count ?? 0), size: Math.max(p.files.size, s?.size ?? 0) });
   }
   sink.update('preparing files and the device model...');
-  const target = await openTarget(args, [...stems.values()]);
+  const target = await openTarget(args, [...stems.values()], planned.some((p) => p.spec.dax !== 'never'));
   const results: JobResult[] = [];
   try {
     const total = planned.reduce((n, p) => n + pathsOf(p.spec, args.host).length, 0);
@@ -80,11 +92,12 @@ export async function run(argv: string[], io: BenchIo = { stdout: process.stdout
     args = parseArgs(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.stderr.write(`virtiofs bench: ${e.message}\n\n${USAGE}`);
+    io.stderr.write(`virtiofs bench: ${e.message} (virtiofs bench --help lists the options)\n`);
     return 2;
   }
   if (args.mode === 'help') { io.stdout.write(USAGE); return 0; }
-  const sink = progressLine(io.stderr, !args.quiet && !args.json);
+  if (args.mode === 'version') { io.stdout.write(`${versionLine('virtiofs bench')}\n`); return 0; }
+  const sink = progressSink(io.stderr, !args.quiet && !args.json);
   const m = machine();
   const command = `virtiofs bench ${argv.join(' ')}`.trim();
   try {
@@ -103,7 +116,7 @@ export async function run(argv: string[], io: BenchIo = { stdout: process.stdout
       report.jobs = await runJobs(args, planned, sink);
       report.matrix = rows.map((r) => matrixLine(r, report.jobs.filter((j) => j.name === r.name)));
     } else {
-      const planned = args.jobs.map((spec) => ({ spec, files: { stem: spec.name, count: spec.numjobs, size: spec.size } }));
+      const planned = args.jobs.map((spec) => ({ spec, files: { stem: spec.name, count: spec.numjobs, size: spec.size, filename: spec.filename } }));
       report.jobs = await runJobs(args, planned, sink);
     }
     if (args.plot) {
@@ -111,7 +124,8 @@ export async function run(argv: string[], io: BenchIo = { stdout: process.stdout
       const sub = `${m.nproc} CPUs, ${m.cpu}, node ${m.node}; ${command}`;
       fs.writeFileSync(args.plot, matrixSvg(report.matrix, sub.length > 110 ? `${sub.slice(0, 107)}...` : sub));
     }
-    if (args.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (args.output === 'json') io.stdout.write(`${JSON.stringify(fioJson(args, report.jobs, packageVersion()), null, 2)}\n`);
+    else if (args.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
       const parts = [header(m, command), ''];
       if (report.matrix) parts.push(matrixTable(report.matrix), '');

@@ -2,6 +2,7 @@
 // `--key=value`; options before the first --name are global, each --name
 // starts a job that inherits them (as fio's job sections inherit [global]).
 
+import * as posix from 'node:path/posix';
 import { UsageError } from '../common/usage';
 import { parseSize } from '../common/size';
 
@@ -29,10 +30,15 @@ export interface JobSpec {
   matrix?: 'seed002' | 'window';
   /** More mount options of the guest paths (the window matrix: dax-placement, dax-adaptive). */
   mount?: Record<string, string>;
+  /** fio's filename: one file every reader of the job shares, in the share's root; default NAME.J.0 each. */
+  filename?: string;
 }
 
+/** How the report is written: a table, fio's JSON layout, or the bench's own JSON. */
+export type OutputFormat = 'normal' | 'json' | 'bench-json';
+
 export interface BenchArgs {
-  mode: 'jobs' | 'matrix' | 'micro-dax' | 'help';
+  mode: 'jobs' | 'matrix' | 'micro-dax' | 'help' | 'version';
   jobs: JobSpec[];
   matrix?: 'seed002' | 'window';
   connect?: string;
@@ -41,7 +47,9 @@ export interface BenchArgs {
   directory?: string;
   cacheSize?: string;
   chunkSize?: string;
+  /** Any JSON on stdout (no progress then). */
   json: boolean;
+  output: OutputFormat;
   plot?: string;
   quiet: boolean;
   host: boolean;
@@ -62,10 +70,20 @@ const RW: Record<string, Rw> = {
   read: 'read', seqread: 'read', randread: 'randread', write: 'write', seqwrite: 'write', randwrite: 'randwrite',
   rw: 'rw', readwrite: 'rw', randrw: 'randrw',
 };
+/** The engines modelled: one positioned read or write at a time per reader (the sync
+ *  family: read/lseek, pread, preadv are one positioned call here), or
+ *  iodepth of them in flight (libaio). */
 const ENGINES: Record<string, IoEngine> = {
-  psync: 'psync', sync: 'psync', pvsync: 'psync', pvsync2: 'psync', libaio: 'libaio', io_uring: 'libaio', posixaio: 'libaio',
+  psync: 'psync', sync: 'psync', pvsync: 'psync', pvsync2: 'psync', libaio: 'libaio',
 };
-const FLAGS = new Set(['json', 'help', 'quiet', 'time_based', 'group_reporting', 'no-host', 'no-doorbells']);
+/** Engines fio has and this bench does not model, with the reason. */
+const NOT_MODELLED: Record<string, string> = {
+  io_uring: 'its batched submission and polled completion are not modelled; --ioengine libaio keeps iodepth reads in flight the same way',
+  posixaio: "glibc's POSIX AIO (reads on helper threads) is not modelled; use libaio for reads in flight, or psync",
+  mmap: 'the guest maps nothing into a process: reads copy out of the DAX window, which is what --ioengine psync with DAX measures',
+  splice: 'splice is not modelled; use psync', null: 'the null engine does no I/O; bench dax-manager measures the window manager alone',
+};
+const FLAGS = new Set(['json', 'help', 'quiet', 'time_based', 'group_reporting', 'no-host', 'version', 'no-doorbells']);
 
 export function parseRuntime(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)?\s*$/i.exec(text);
@@ -98,6 +116,7 @@ function tokens(argv: readonly string[]): [string, string][] {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (i === 0 && (a === 'dax-manager' || a === 'dax')) { out.push(['micro', 'dax']); continue; }
+    if (a === '-h') { out.push(['help', '1']); continue; }
     if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
     const eq = a.indexOf('=');
     const key = eq < 0 ? a.slice(2) : a.slice(2, eq);
@@ -112,12 +131,12 @@ function tokens(argv: readonly string[]): [string, string][] {
 
 /** Options are spelt with '_' as fio does (io_size); '-' is accepted too. */
 const GLOBAL_ONLY = new Set(['connect', 'token_file', 'directory', 'cache_size', 'chunk_size', 'json', 'output_format',
-  'plot', 'quiet', 'no_host', 'no_doorbells', 'backend', 'matrix', 'micro', 'help', 'ops']);
+  'plot', 'quiet', 'no_host', 'no_doorbells', 'backend', 'matrix', 'micro', 'help', 'ops', 'version']);
 const JOB_KEYS = new Set(['name', 'rw', 'readwrite', 'bs', 'blocksize', 'size', 'filesize', 'runtime', 'io_size', 'io_limit',
-  'iodepth', 'numjobs', 'ioengine', 'dax', 'randseed', 'time_based', 'group_reporting']);
+  'iodepth', 'numjobs', 'ioengine', 'dax', 'randseed', 'time_based', 'group_reporting', 'direct', 'filename']);
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { mode: 'jobs', jobs: [], json: false, quiet: false, host: true, doorbells: true };
+  const args: BenchArgs = { mode: 'jobs', jobs: [], json: false, output: 'normal', quiet: false, host: true, doorbells: true };
   const global: Section = new Map();
   const sections: Section[] = [];
   for (const [rawKey, value] of tokens(argv)) {
@@ -129,10 +148,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         case 'directory': args.directory = value; break;
         case 'cache_size': size(key, value, 0); args.cacheSize = value; break;
         case 'chunk_size': size(key, value, 4096); args.chunkSize = value; break;
-        case 'json': args.json = true; break;
+        case 'json': args.json = true; args.output = 'bench-json'; break;
         case 'output_format':
-          if (value !== 'json' && value !== 'normal') throw new UsageError('--output-format: json or normal');
-          args.json = value === 'json'; break;
+          if (value !== 'json' && value !== 'normal' && value !== 'bench-json') {
+            throw new UsageError(`--output-format: normal, json (fio's layout) or bench-json (this bench's own), not "${value}"`);
+          }
+          args.output = value; args.json = value !== 'normal'; break;
         case 'plot': args.plot = value; break;
         case 'quiet': args.quiet = true; break;
         case 'no_host': args.host = false; break;
@@ -148,6 +169,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
           args.mode = 'micro-dax'; break;
         case 'ops': args.microOps = int(key, value, 1, 1e8); break;
         case 'help': args.mode = 'help'; break;
+        case 'version': if (args.mode !== 'help') args.mode = 'version'; break;
       }
       continue;
     }
@@ -155,7 +177,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     if (key === 'name') { sections.push(new Map([['name', value]])); continue; }
     (sections.length ? sections[sections.length - 1]! : global).set(key, value);
   }
-  if (args.mode === 'help' || args.mode === 'micro-dax') return args;
+  if (args.mode === 'help' || args.mode === 'version' || args.mode === 'micro-dax') return args;
   if (args.plot && args.mode !== 'matrix') throw new UsageError('--plot draws the matrix: use it with --matrix seed002');
   if (args.connect && !args.directory) {
     throw new UsageError('--connect needs --directory: the host path of the share, where the job files are made and read by the host job');
@@ -167,7 +189,16 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   }
   if (!sections.length) sections.push(new Map([['name', 'job']]));
   args.jobs = sections.map((s) => jobFrom(global, s));
+  for (const j of args.jobs) if (j.filename?.startsWith('/')) j.filename = inShare(j.filename, args.directory);
   return args;
+}
+
+/** An absolute --filename as a path in the share: it must lie under --directory. */
+function inShare(filename: string, directory: string | undefined): string {
+  if (!directory) throw new UsageError(`--filename ${filename}: an absolute path needs --directory DIR, the share's root that holds it`);
+  const rel = posix.relative(posix.resolve(directory), posix.normalize(filename));
+  if (!rel || rel.startsWith('..')) throw new UsageError(`--filename ${filename}: not inside --directory ${directory}`);
+  return rel;
 }
 
 function jobFrom(global: Section, section: Section): JobSpec {
@@ -195,15 +226,27 @@ function jobFrom(global: Section, section: Section): JobSpec {
   if (engText === undefined) ioengine = iodepth > 1 ? 'libaio' : 'psync';
   else {
     const e = ENGINES[engText];
-    if (!e) throw new UsageError(`--ioengine: "${engText}" (psync, sync, pvsync, libaio, io_uring)`);
+    if (!e) {
+      const why = NOT_MODELLED[engText];
+      throw new UsageError(`--ioengine ${engText}: ${why ?? 'unknown engine'} (modelled: psync, sync, pvsync, pvsync2, libaio)`);
+    }
     ioengine = e;
+  }
+  const direct = get('direct') ?? '1';
+  if (direct === '0') {
+    throw new UsageError('--direct=0: the guest has no page cache to read through; every read goes to DAX or FUSE_READ, which is --direct=1 (the default here)');
+  }
+  if (direct !== '1') throw new UsageError(`--direct: 1 (0 is not modelled), not "${direct}"`);
+  const filename = get('filename');
+  if (filename !== undefined && (filename === '' || filename.includes(':') || filename.split('/').includes('..'))) {
+    throw new UsageError(`--filename ${filename}: one file in the share (no ':' list, no '..')`);
   }
   if (ioengine === 'psync') iodepth = 1; // fio: synchronous engines have one I/O in flight
   const numjobs = int('numjobs', get('numjobs') ?? '1', 1, 64);
   const daxText = get('dax') ?? 'both';
   if (daxText !== 'always' && daxText !== 'never' && daxText !== 'both') throw new UsageError(`--dax: "${daxText}" (always, never, both)`);
   const randseed = int('randseed', get('randseed') ?? '4096', 0, 0xffffffff);
-  return { name, rw, bs, size: fileSize, runtime, ioSize, iodepth, numjobs, ioengine, dax: daxText, randseed };
+  return { name, rw, bs, size: fileSize, runtime, ioSize, iodepth, numjobs, ioengine, dax: daxText, randseed, ...(filename !== undefined ? { filename } : {}) };
 }
 
 export const USAGE = `usage: virtiofs bench [options] [--name NAME job-options]...
@@ -221,21 +264,27 @@ Job options (fio's names; before the first --name they apply to every job):
   --numjobs N               N readers, each on its own file
   --dax always|never|both   guest paths to measure (default both: DAX, and FUSE_READ/FUSE_WRITE); the host is always measured
   --randseed N              seed of the random offsets (same for every path)
+  --filename F              the file to read, in the share's root (every reader of the job shares it;
+                            made with random bytes if missing, never rewritten); default NAME.J.0 each
+  --direct 1                no guest-side cache (the only mode: the guest has no page cache)
 
 Device model:
   (default)                 start virtiofs-vmm on a temporary file set
   --connect ADDR            use a running one (tcp:HOST:PORT, unix:PATH)
   --token-file F            its token (default: the file it wrote for ADDR)
   --directory DIR           host directory of the files (the share's root; needed with --connect)
-  --cache-size SIZE         DAX window of the spawned device model (default 1G)
+  --cache-size SIZE         DAX window of the spawned device model (default: the files' size, a power of two; 0 with --dax never)
   --chunk-size SIZE         DAX chunk size of the guest mount (default 2M)
   --backend KIND            the spawned device model's backend: passthrough (default) or vhost-user
   --no-doorbells            the guest declines the request queues' kick and call FIFOs (vhost-user):
                             every kick and interrupt through the device model
 
 Output:
-  --json                    JSON on stdout instead of the table (--output-format json)
-  --plot FILE.svg           grouped bars of the matrix (DAX, FUSE_READ, host)
-  --quiet                   no progress line on stderr
+  --output-format=json      fio's JSON layout on stdout (jobs[].jobname NAME.dax/.fuse/.host, read.bw, iops, clat_ns...)
+  --output-format=bench-json, --json
+                            this bench's own JSON: every path, ratios to the host, window statistics
+  --plot FILE.svg           grouped bars of the matrix, the Linux virtiofs DAX series' figures beside them
+  --quiet                   no progress on stderr (a line in place on a terminal, else a line every few seconds)
   --no-host                 skip the host reads (no ratios to the host)
+  --version, -h/--help      the version, this text
 `;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseSize } from '../common/size';
 import { spawnVmm, type VmmChild } from '../guest/spawn-vmm';
-import type { BenchArgs } from './options';
+import { UsageError, type BenchArgs } from './options';
 
 export interface Target {
   readonly connect: string;
@@ -29,18 +29,28 @@ export interface FileSet {
   stem: string;
   count: number;
   size: number;
+  /** fio's filename: one file (in the share's root) every reader shares. */
+  filename?: string;
 }
 
 export function fileNames(set: FileSet): string[] {
-  return Array.from({ length: set.count }, (_, j) => `${set.stem}.${j}.0`);
+  return Array.from({ length: set.count }, (_, j) => set.filename ?? `${set.stem}.${j}.0`);
 }
 
-/** Creates (or keeps, when the size matches) the files of every set in dir. */
+/** Creates (or keeps, when the size matches) the files of every set in dir.
+ *  A --filename file that exists is never rewritten: it must be large enough. */
 export function ensureFiles(dir: string, sets: readonly FileSet[]): void {
   const chunk = Buffer.allocUnsafe(1 << 20);
   for (const set of sets) {
-    for (const name of fileNames(set)) {
+    for (const name of new Set(fileNames(set))) {
       const p = path.join(dir, name);
+      if (set.filename !== undefined) {
+        const st = fs.statSync(p, { throwIfNoEntry: false });
+        if (st && !st.isFile()) throw new UsageError(`--filename ${set.filename}: not a regular file`);
+        if (st && st.size < set.size) throw new UsageError(`--filename ${set.filename}: ${st.size} bytes, fewer than --size ${set.size}`);
+        if (st) continue;
+        fs.mkdirSync(path.dirname(p), { recursive: true });
+      }
       try { if (fs.statSync(p).size === set.size) continue; } catch { /* made below */ }
       const fd = fs.openSync(p, 'w');
       try {
@@ -63,22 +73,25 @@ function scratchDir(): string {
   return fs.mkdtempSync(path.join(base, 'virtiofs-bench-'));
 }
 
-/** The window must hold every file so that no job evicts (as in the Linux
- *  DAX series' runs), unless --cache-size says otherwise; for the window
- *  matrix it is a quarter of the file (whole chunks). */
-export function windowFor(sets: readonly FileSet[], requested?: string, matrix?: BenchArgs['matrix']): string {
+/** The window holds every file, so that no job evicts (as in the Linux DAX
+ *  series' runs): a power of two (QEMU's rule), 1G at least; none when no
+ *  job reads through DAX; for the window matrix a quarter of the file
+ *  (whole chunks). --cache-size overrides. */
+export function windowFor(sets: readonly FileSet[], requested: string | undefined, dax: boolean, chunkSize = '2M',
+  matrix?: BenchArgs['matrix']): string {
   if (requested !== undefined) return requested;
-  const chunk = 2 << 20;
+  if (!dax) return '0';
+  const chunk = parseSize(chunkSize);
   if (matrix === 'window') {
     const size = Math.max(...sets.map((s) => s.size));
     return String(Math.max(chunk, Math.floor(size / 4 / chunk) * chunk));
   }
   let total = 0;
-  for (const s of sets) total += s.count * Math.ceil(s.size / chunk) * chunk;
-  return String(Math.max(parseSize('1G'), total + chunk));
+  for (const s of sets) total += new Set(fileNames(s)).size * Math.ceil(s.size / chunk) * chunk;
+  return String(2 ** Math.ceil(Math.log2(Math.max(parseSize('1G'), total + chunk))));
 }
 
-export async function openTarget(args: BenchArgs, sets: readonly FileSet[]): Promise<Target> {
+export async function openTarget(args: BenchArgs, sets: readonly FileSet[], dax = true): Promise<Target> {
   if (args.connect) {
     const directory = path.resolve(args.directory!);
     ensureFiles(directory, sets);
@@ -89,7 +102,7 @@ export async function openTarget(args: BenchArgs, sets: readonly FileSet[]): Pro
   let vmm: VmmChild | undefined;
   try {
     ensureFiles(directory, sets);
-    vmm = await spawnVmm(['--shared-dir', directory, '--cache-size', windowFor(sets, args.cacheSize, args.matrix),
+    vmm = await spawnVmm(['--shared-dir', directory, '--cache-size', windowFor(sets, args.cacheSize, dax, args.chunkSize, args.matrix),
       ...(args.backend ? ['--backend', args.backend] : [])]);
   } catch (e) {
     if (owned) fs.rmSync(directory, { recursive: true, force: true });

@@ -2,6 +2,8 @@
 // words. Hand-parsed, because the command's own flags (ls -l) must not be
 // taken for global ones.
 
+import { parseWireAddress } from '../../drivers/wire/address';
+import { parseSize } from '../common/size';
 import { UsageError } from '../common/usage';
 
 export type DaxMode = 'always' | 'never' | 'inode';
@@ -47,6 +49,7 @@ options:
                         interrupts then go through the device model
   --request-timeout S   seconds before FUSE_INTERRUPT; as long again aborts the connection (default 30; 0 none)
   --json                print the same data as JSON (one document per command)
+  --version             the version
   -h, --help            this text
 
 commands:
@@ -70,7 +73,8 @@ commands:
   harness ARGS          the harness against a real virtiofsd (tools/harness)
   bench ARGS            the fio-style bench (tools/bench)
 
-Errors print the errno name (virtiofs: cat /nope: ENOENT) and exit 1; usage errors exit 2.`;
+Errors print the errno name (virtiofs: cat /nope: ENOENT) and exit 1; usage errors exit 2.
+For everyday use: npx virtiofs ... (or node dist/virtiofs.js), which starts in a tenth of a second.`;
 
 const DAX_MODES = new Set(['always', 'never', 'inode']);
 /** Commands that run on a mounted share (need --connect). */
@@ -78,7 +82,19 @@ export const FILE_COMMANDS = new Set(['ls', 'cat', 'stat', 'tree', 'readlink', '
   'put', 'get', 'mkdir', 'rm', 'rmdir', 'mv', 'ln', 'chmod', 'chown', 'truncate', 'touch']);
 /** Commands that take the rest of the line as their own arguments. */
 export const PASSTHROUGH_COMMANDS = new Set(['harness', 'bench']);
-const ALL_COMMANDS = new Set([...FILE_COMMANDS, 'start', ...PASSTHROUGH_COMMANDS, 'help']);
+const ALL_COMMANDS = new Set([...FILE_COMMANDS, 'start', ...PASSTHROUGH_COMMANDS, 'help', 'version']);
+
+/** The map alignment a Linux host announces (its page size): chunks are multiples of it. */
+export const PAGE_SIZE = 4096;
+
+/** A DAX chunk size the window manager takes, checked before connecting. */
+export function checkChunkSize(v: string): string {
+  let n: number;
+  try { n = parseSize(v); } catch { n = NaN; }
+  if (!(n > 0)) throw new UsageError(`--chunk-size: a positive size (4096, 64K, 2M), not "${v}"`);
+  if (n % PAGE_SIZE !== 0) throw new UsageError(`--chunk-size ${v}: a multiple of 4K (the map alignment the device announces), such as 64K or 2M`);
+  return v;
+}
 
 /** Parse argv (without node and script). */
 export function parseGuestArgs(argv: readonly string[]): GuestArgs {
@@ -98,7 +114,14 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
     const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
     const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
     switch (name) {
-      case '--connect': out.connect = value(name, inline); break;
+      case '--connect': {
+        const v = value(name, inline);
+        try { parseWireAddress(v); } catch {
+          throw new UsageError(`--connect ${v}: write tcp:HOST:PORT or unix:PATH${/^[^:/]+:\d+$/.test(v) ? ` (tcp:${v}?)` : ''}`);
+        }
+        out.connect = v;
+        break;
+      }
       case '--token-file': out.tokenFile = value(name, inline); break;
       case '--tag': out.tag = value(name, inline); break;
       case '--dax': {
@@ -107,12 +130,7 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
         out.dax = v as DaxMode;
         break;
       }
-      case '--chunk-size': {
-        const v = value(name, inline);
-        if (!/^\d+[kmgKMG]?$/.test(v) || /^0+[kmgKMG]?$/.test(v)) throw new UsageError(`--chunk-size: a positive size (4096, 64K, 2M), not "${v}"`);
-        out.chunkSize = v;
-        break;
-      }
+      case '--chunk-size': out.chunkSize = checkChunkSize(value(name, inline)); break;
       case '--dax-placement': {
         const v = value(name, inline);
         if (v !== 'lifo' && v !== 'lru') throw new UsageError(`--dax-placement: lifo or lru, not "${v}"`);
@@ -130,6 +148,7 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
       case '--no-doorbells': out.noDoorbells = true; break;
       case '--json': out.json = true; break;
       case '-h': case '--help': out.command = 'help'; return out;
+      case '--version': case '-V': out.command = 'version'; return out;
       default: throw new UsageError(`unknown option ${a}`);
     }
   }

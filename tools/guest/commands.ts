@@ -7,6 +7,7 @@ import * as posix from 'node:path/posix';
 import { ErrnoError } from '../../core/errno';
 import { O_RDONLY, S_IFDIR, S_IFLNK, S_IFMT, type Vfs } from '../../core/vfs';
 import { UsageError } from './args';
+import { nodeidsOf, realpathIn } from './names';
 import { resolvePath, type ShellContext } from './shell-context';
 import { COMMANDS as WRITE_COMMANDS } from './write-commands';
 import {
@@ -58,17 +59,14 @@ async function ls(ctx: ShellContext, args: string[]): Promise<void> {
   await emit(ctx, { path: p, entries }, () => (long ? formatLsLong(entries) : formatLs(entries)));
 }
 
-/** Opens path for reading and remembers which nodeid it is, for `dax`. */
+/** Opens path for reading and remembers which nodeid it is, for `dax`:
+ *  named by the file's own path, not the symlink it was opened through. */
 export async function openNamed(ctx: Pick<ShellContext, 'vfs' | 'names'>, p: string): Promise<number> {
   const fd = await ctx.vfs.open(p, O_RDONLY);
   try {
     const st = await ctx.vfs.fstat(fd);
-    // The FUSE nodeid is not st_ino: find it in the mount's held inodes.
-    for (const m of ctx.vfs.mounts()) {
-      const inodes = (m.fs as { inodes?: Map<bigint, { attr?: { ino?: bigint } }> }).inodes;
-      if (!(inodes instanceof Map)) continue;
-      for (const [nodeid, ip] of inodes) if (ip.attr?.ino === st.ino) ctx.names.set(nodeid, p);
-    }
+    const own = await realpathIn(ctx.vfs, p);
+    for (const nodeid of nodeidsOf(ctx.vfs, st.ino)) ctx.names.set(nodeid, own);
   } catch { /* a name is a nicety */ }
   return fd;
 }
@@ -142,7 +140,7 @@ async function df(ctx: ShellContext): Promise<void> {
 
 async function dax(ctx: ShellContext): Promise<void> {
   const m = await ctx.dax();
-  const d = daxJson(ctx.windowSize, m?.mapAlignment ?? 12, m?.snapshot(), m?.stats.snapshot(), (n) => ctx.names.get(n));
+  const d = daxJson(ctx.windowSize, m?.mapAlignment ?? 12, m?.snapshot(), m?.stats.snapshot(), (n) => ctx.names.get(n) ?? ctx.nameOf?.(n));
   await emit(ctx, d, () => formatDax(d));
 }
 

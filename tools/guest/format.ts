@@ -170,9 +170,17 @@ export function dfJson(tag: string, s: StatFs): DfJson {
   return { tag, ...s, size: s.blocks * unit, used: (s.blocks - s.bfree) * unit, avail: s.bavail * unit };
 }
 
+/** Use% as GNU df computes it: used / (used + available), rounded up; the
+ *  blocks reserved for root count in neither, so it is not used / size. */
+export function usePercent(used: number, avail: number): string {
+  const total = used + avail;
+  if (!(total > 0)) return '-';
+  return `${Math.ceil((used * 100) / total - 1e-9)}%`;
+}
+
 export function formatDf(d: DfJson): string {
-  const pct = d.size > 0 ? `${Math.ceil((d.used / d.size) * 100)}%` : '-';
-  const ipct = d.files > 0 ? `${Math.ceil(((d.files - d.ffree) / d.files) * 100)}%` : '-';
+  const pct = usePercent(d.used, d.avail);
+  const ipct = d.files > 0 ? usePercent(d.files - d.ffree, d.ffree) : '-';
   const rows = [
     ['Filesystem', 'Size', 'Used', 'Avail', 'Use%', 'Inodes', 'IFree', 'IUse%'],
     [d.tag, humanSize(d.size), humanSize(d.used), humanSize(d.avail), pct, String(d.files), String(d.ffree), ipct],

@@ -3,8 +3,11 @@
 // exec); `start` is npm start's job; `harness` and `bench` hand their
 // arguments to tools/harness and tools/bench, loaded only when asked for.
 // Exit status: 0, 1 for a failed command (errno printed), 2 for usage.
+// Every error is one line, never a stack trace (VIRTIOFS_DEBUG=1 adds it).
 
 import { ErrnoError } from '../../core/errno';
+import { describeError as oneLine } from '../common/errors';
+import { versionLine } from '../common/version';
 import { FILE_COMMANDS, USAGE, UsageError, parseGuestArgs, type GuestArgs } from './args';
 import { describeError, runCommand, type Output, type ShellContext } from './commands';
 import { mountShare } from './mount';
@@ -67,7 +70,7 @@ async function withShare(args: GuestArgs, fn: (ctx: ShellContext) => Promise<num
     const ctx: ShellContext = {
       vfs: m.vfs, tag: args.tag ?? m.remote.driver.tag, windowSize: m.remote.driver.getDax()?.len ?? 0,
       dax: () => m.dax(), json: args.json, cwd: '/', out: stdoutOutput(), names: new Map(),
-      readInput: args.command === 'shell' ? undefined : readStdin,
+      readInput: args.command === 'shell' ? undefined : readStdin, lost: () => m.lost(),
     };
     return await fn(ctx);
   } finally {
@@ -80,19 +83,24 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseGuestArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) { process.stderr.write(`virtiofs: ${err.message}\n(virtiofs --help lists the commands)\n`); return 2; }
+    if (err instanceof UsageError) { process.stderr.write(`virtiofs: ${err.message} (virtiofs --help lists the commands)\n`); return 2; }
     throw err;
   }
   const err = (m: string): void => { process.stderr.write(`${m}\n`); };
+  // Once the device model is gone (said once by the mount), the EIOs that follow say nothing new.
+  const cmdErr = (ctx: ShellContext, words: readonly string[], e: unknown): void => {
+    if (!(ctx.lost?.() && e instanceof ErrnoError && e.code === 'EIO')) err(describeError(words, e));
+  };
   try {
     switch (args.command) {
       case 'help': process.stdout.write(`${USAGE}\n`); return 0;
+      case 'version': process.stdout.write(`${versionLine('virtiofs')}\n`); return 0;
       case 'harness': case 'bench': return await loadSub(args.command).run(args.args);
       case 'start': return await runStart(parseStartArgs(args.args, args));
       case 'shell': return await withShare(args, async (ctx) => { await interactive(ctx); return 0; });
       case 'exec':
         if (args.args.length === 0) throw new UsageError("usage: exec 'CMD; CMD'");
-        return await withShare(args, async (ctx) => ((await runLine(ctx, args.args.join(' '), err)) > 0 ? 1 : 0));
+        return await withShare(args, async (ctx) => ((await runLine(ctx, args.args.join(' '), err, (w, e) => cmdErr(ctx, w, e))) > 0 ? 1 : 0));
       default:
         if (!FILE_COMMANDS.has(args.command)) throw new UsageError(`unknown command ${args.command}`);
         return await withShare(args, async (ctx) => {
@@ -102,15 +110,14 @@ export async function main(argv: string[]): Promise<number> {
             return 0;
           } catch (e) {
             if (e instanceof UsageError) throw e;
-            err(describeError(words, e));
+            cmdErr(ctx, words, e);
             return 1;
           }
         });
     }
   } catch (e) {
     if (e instanceof UsageError) { err(`virtiofs: ${e.message}`); return 2; }
-    if (e instanceof ErrnoError) { err(`virtiofs: ${args.command}: ${e.code}${e.message !== e.code ? ` (${e.message})` : ''}`); return 1; }
-    err(`virtiofs: ${args.command}: ${(e as Error).message ?? String(e)}`);
+    err(`virtiofs: ${args.command}: ${e instanceof ErrnoError || e instanceof Error ? oneLine(e) : String(e)}`);
     return 1;
   }
 }
@@ -118,6 +125,6 @@ export async function main(argv: string[]): Promise<number> {
 if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
-    (e) => { process.stderr.write(`virtiofs: ${(e as Error).stack ?? String(e)}\n`); process.exitCode = 1; },
+    (e) => { process.stderr.write(`virtiofs: ${oneLine(e)}\n`); process.exitCode = 1; },
   );
 }

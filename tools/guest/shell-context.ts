@@ -19,11 +19,15 @@ export interface ShellContext {
   json: boolean;
   cwd: string;
   out: Output;
-  /** nodeid -> the path it was opened by, for the dax picture. */
+  /** nodeid -> the file's own path (set when the shell opens it), for the dax picture. */
   readonly names: Map<bigint, string>;
+  /** A name for a nodeid the shell did not open (npm start names what its passes read). */
+  nameOf?(nodeid: bigint): string | undefined;
   /** Files the shell holds open (`open`): their mappings stay on the stack,
    *  as a closed file's are dropped when its inode is forgotten. */
   held?: Map<string, number>;
+  /** Why the device model ended the connection, if it did. */
+  lost?(): Error | undefined;
   /** All of standard input, for `put -` (absent in the interactive shell). */
   readInput?(): Promise<Uint8Array>;
 }

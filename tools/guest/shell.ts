@@ -1,17 +1,20 @@
-// The interactive shell (node:readline: history, tab-completion of paths in
-// the share) and `exec 'CMD; CMD'`, both over runCommand.
+// The interactive shell (node:readline; completion and history as bash has
+// them, shell-input.ts) and `exec 'CMD; CMD'`, both over runCommand.
 
 import * as posix from 'node:path/posix';
 import * as readline from 'node:readline';
 import { splitCommands } from './args';
-import { COMMANDS, describeError, resolvePath, runCommand, type ShellContext } from './commands';
+import { describeError, runCommand, type ShellContext } from './commands';
+import { complete, historyFile, HISTORY_SIZE, loadHistory, saveHistoryLine } from './shell-input';
 
 export const SHELL_HELP = `commands: ls [-l] [PATH], cat PATH..., stat PATH..., tree [PATH], readlink PATH, df, dax,
           open PATH... (read and keep open: its DAX mappings stay), close [PATH...],
           cd [PATH], pwd, help, exit (several on one line with ';')\n`;
 
-/** Runs each command of a line; returns how many failed. Errors go to err. */
-export async function runLine(ctx: ShellContext, line: string, err: (msg: string) => void): Promise<number> {
+/** Runs each command of a line; returns how many failed. Errors go to err
+ *  (or to onError, which gets the words and the error itself). */
+export async function runLine(ctx: ShellContext, line: string, err: (msg: string) => void,
+  onError?: (words: readonly string[], e: unknown) => void): Promise<number> {
   let cmds: string[][];
   try {
     cmds = splitCommands(line);
@@ -24,36 +27,11 @@ export async function runLine(ctx: ShellContext, line: string, err: (msg: string
     try {
       await runCommand(ctx, words);
     } catch (e) {
-      err(describeError(words, e));
+      if (onError) onError(words, e); else err(describeError(words, e));
       failed++;
     }
   }
   return failed;
-}
-
-/** Completes the last word of a line as a path in the share. */
-export async function completePath(ctx: ShellContext, line: string): Promise<[string[], string]> {
-  const m = /(\S*)$/.exec(line);
-  const word = m ? m[1]! : '';
-  const before = line.slice(0, line.length - word.length);
-  if (!before.trim()) {
-    const names = [...Object.keys(COMMANDS), 'help', 'exit'].filter((c) => c.startsWith(word));
-    return [names.map((n) => `${n} `), word];
-  }
-  const slash = word.lastIndexOf('/');
-  const dirPart = slash >= 0 ? word.slice(0, slash + 1) : '';
-  const prefix = word.slice(slash + 1);
-  try {
-    const dir = resolvePath(ctx, dirPart || '.');
-    const entries = await ctx.vfs.readdirAll(dir);
-    const hits = entries
-      .filter((e) => e.name !== '.' && e.name !== '..' && e.name.startsWith(prefix))
-      .map((e) => `${dirPart}${e.name}${e.type === 4 ? '/' : ''}`)
-      .sort();
-    return [hits, word];
-  } catch {
-    return [[], word];
-  }
 }
 
 async function closeHeld(ctx: ShellContext): Promise<void> {
@@ -61,19 +39,30 @@ async function closeHeld(ctx: ShellContext): Promise<void> {
   ctx.held?.clear();
 }
 
+export interface ShellOptions {
+  /** Where the history is kept; default ~/.virtiofs_history on a terminal, none otherwise. */
+  historyFile?: string | null;
+}
+
 /** The interactive loop; resolves when the user types exit or EOF. */
 export function interactive(ctx: ShellContext, input: NodeJS.ReadableStream = process.stdin,
-  output: NodeJS.WritableStream = process.stdout): Promise<void> {
+  output: NodeJS.WritableStream = process.stdout, opts: ShellOptions = {}): Promise<void> {
+  const terminal = (input as { isTTY?: boolean }).isTTY === true;
+  const histFile = opts.historyFile === null ? undefined : opts.historyFile ?? (terminal ? historyFile() : undefined);
+  const history = loadHistory(histFile);
   const rl = readline.createInterface({
-    input, output, terminal: (input as { isTTY?: boolean }).isTTY === true, historySize: 1000,
+    input, output, terminal, historySize: HISTORY_SIZE, history, removeHistoryDuplicates: false,
     completer: (line: string, cb: (err: null, r: [string[], string]) => void) => {
-      completePath(ctx, line).then((r) => cb(null, r), () => cb(null, [[], line]));
+      complete(ctx, line).then((r) => cb(null, r), () => cb(null, [[], '']));
     },
   });
+  let previous = history[0];
   const prompt = (): void => { rl.setPrompt(`virtiofs:${ctx.tag}${ctx.cwd === '/' ? '/' : posix.normalize(ctx.cwd)}$ `); rl.prompt(); };
   return new Promise((resolve) => {
     let busy = Promise.resolve();
     rl.on('line', (line) => {
+      saveHistoryLine(histFile, line, previous);
+      if (line.trim()) previous = line;
       rl.pause();
       busy = busy.then(async () => {
         const t = line.trim();

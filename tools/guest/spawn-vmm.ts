@@ -1,11 +1,15 @@
 // Start virtiofs-vmm as a child process and wait for its address line. From
-// a checkout it runs tools/vmm/main.ts under ts-node; from dist/ the bundle
-// beside this one. The caller stops it (stop() sends SIGTERM, then SIGKILL).
+// a checkout it runs tools/vmm/main.ts under ts-node; from a build, the
+// bundle dist/virtiofs-vmm.js of the package. The caller stops it (stop()
+// sends SIGTERM, then SIGKILL). It runs in a process group of its own, so a
+// terminal's Ctrl-C reaches only the caller, which ends it in order; and it
+// exits by itself if the caller dies without doing so.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { packageRoot } from '../common/version';
 
 export interface VmmChild {
   readonly child: ChildProcess;
@@ -18,8 +22,13 @@ export interface VmmChild {
 }
 
 function command(): string[] {
-  const bundled = path.join(__dirname, 'virtiofs-vmm.js');
-  if (!__filename.endsWith('.ts') && fs.existsSync(bundled)) return [bundled];
+  if (!__filename.endsWith('.ts')) {
+    // The bundle beside this one (dist/virtiofs.js), or the package's (the compiled library).
+    const root = packageRoot(__dirname);
+    for (const f of [path.join(__dirname, 'virtiofs-vmm.js'), root && path.join(root, 'dist', 'virtiofs-vmm.js')]) {
+      if (f && fs.existsSync(f)) return [f];
+    }
+  }
   return ['-r', 'ts-node/register', path.resolve(__dirname, '../vmm/main.ts')];
 }
 
@@ -31,7 +40,8 @@ export function spawnVmm(args: string[], timeoutMs = SPAWN_TIMEOUT_MS): Promise<
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtiofs-token-'));
   const tokenFile = path.join(dir, 'token');
   const child = spawn(process.execPath, [...command(), '--token-file', tokenFile, ...args], {
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', VIRTIOFS_EXIT_WITH_PARENT: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   let err = '';
   child.stderr!.on('data', (d) => { err += d; if (err.length > 65536) err = err.slice(-32768); });

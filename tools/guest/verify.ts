@@ -10,7 +10,8 @@ import { ErrnoError } from '../../core/errno';
 import { O_RDONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Vfs } from '../../core/vfs';
 
 export interface ShareListing {
-  files: { path: string; size: number }[];
+  /** Regular files with their inode numbers (to name what the window holds). */
+  files: { path: string; size: number; ino: bigint }[];
   symlinks: string[];
   dirs: string[];
 }
@@ -29,7 +30,7 @@ export async function walkShare(vfs: Vfs, root = '/'): Promise<ShareListing> {
       const st = await vfs.lstat(p);
       const type = st.mode & S_IFMT;
       if (type === S_IFDIR) stack.push(p);
-      else if (type === S_IFREG) out.files.push({ path: p, size: st.size });
+      else if (type === S_IFREG) out.files.push({ path: p, size: st.size, ino: st.ino });
       else if (type === S_IFLNK) out.symlinks.push(p);
     }
   }
@@ -46,8 +47,16 @@ export interface Mismatch {
 export interface PassResult {
   files: number;
   bytes: number;
+  /** Wall time of the pass, host reads and compares included. */
   ms: number;
+  /** Time in the guest's calls alone (open, read, close): what DAX and
+   *  FUSE_READ differ in. With parallel > 1, summed over the readers. */
+  guestMs: number;
   mismatches: Mismatch[];
+  /** Set when the pass was stopped (PassOptions.signal) before its end. */
+  stopped?: boolean;
+  /** The part of the pass over the files PairOptions.select chose. */
+  selected?: { files: number; bytes: number; guestMs: number };
 }
 
 export interface PassOptions {
@@ -56,6 +65,17 @@ export interface PassOptions {
   /** Files read at once (default 1). */
   parallel?: number;
   onProgress?: (filesDone: number, bytesDone: number) => void;
+  /** Checked before each file: an interrupted run reads no further. */
+  signal?: { readonly aborted: boolean };
+}
+
+/** Where checkFile adds the time spent in guest calls. */
+export interface GuestTimer { guestMs: number }
+
+async function timed<T>(t: GuestTimer | undefined, p: () => Promise<T>): Promise<T> {
+  if (!t) return p();
+  const t0 = performance.now();
+  try { return await p(); } finally { t.guestMs += performance.now() - t0; }
 }
 
 function firstDiff(a: Uint8Array, b: Uint8Array, n: number): number {
@@ -64,17 +84,17 @@ function firstDiff(a: Uint8Array, b: Uint8Array, n: number): number {
 }
 
 /** Reads one file through vfs and compares it with the host file; null when equal. */
-export async function checkFile(vfs: Vfs, sharePath: string, hostPath: string, readSize = 1 << 20): Promise<Mismatch | null> {
+export async function checkFile(vfs: Vfs, sharePath: string, hostPath: string, readSize = 1 << 20, timer?: GuestTimer): Promise<Mismatch | null> {
   let hfd: number | undefined;
   let fd: number | undefined;
   try {
     hfd = fs.openSync(hostPath, 'r');
     const hostSize = fs.fstatSync(hfd).size;
-    fd = await vfs.open(sharePath, O_RDONLY);
+    fd = await timed(timer, () => vfs.open(sharePath, O_RDONLY));
     const host = Buffer.allocUnsafe(readSize);
     let off = 0;
     for (;;) {
-      const got = await vfs.read(fd, readSize);
+      const got = await timed(timer, () => vfs.read(fd!, readSize));
       const n = fs.readSync(hfd, host, 0, readSize, off);
       if (got.length !== n) {
         const d = firstDiff(got, host, Math.min(got.length, n));
@@ -90,7 +110,7 @@ export async function checkFile(vfs: Vfs, sharePath: string, hostPath: string, r
   } catch (e) {
     return { path: sharePath, offset: -1, why: e instanceof ErrnoError ? e.code : (e as Error).message };
   } finally {
-    if (fd !== undefined) await vfs.close(fd).catch(() => undefined);
+    if (fd !== undefined) await timed(timer, () => vfs.close(fd!)).catch(() => undefined);
     if (hfd !== undefined) fs.closeSync(hfd);
   }
 }
@@ -98,12 +118,13 @@ export async function checkFile(vfs: Vfs, sharePath: string, hostPath: string, r
 /** Reads every file of the listing and compares it with hostDir. */
 export async function readPass(vfs: Vfs, hostDir: string, files: ShareListing['files'], opts: PassOptions = {}): Promise<PassResult> {
   const t0 = performance.now();
-  const res: PassResult = { files: 0, bytes: 0, ms: 0, mismatches: [] };
+  const res: PassResult = { files: 0, bytes: 0, ms: 0, guestMs: 0, mismatches: [] };
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < files.length) {
+      if (opts.signal?.aborted) { res.stopped = true; return; }
       const f = files[next++]!;
-      const m = await checkFile(vfs, f.path, path.join(hostDir, f.path), opts.readSize);
+      const m = await checkFile(vfs, f.path, path.join(hostDir, f.path), opts.readSize, res);
       if (m) res.mismatches.push(m);
       res.files++;
       res.bytes += f.size;
@@ -128,4 +149,38 @@ export async function checkSymlinks(vfs: Vfs, hostDir: string, links: readonly s
     }
   }
   return bad;
+}
+
+export interface PairOptions extends PassOptions {
+  /** Files whose times are also summed apart (PassResult.selected). */
+  select?: (f: ShareListing['files'][number]) => boolean;
+}
+
+/**
+ * Two passes over the same files, a's and b's, taken file by file: each file
+ * through a, then through b. What the machine's other work costs falls on
+ * both alike, so their ratio holds on a loaded machine, where two passes one
+ * after the other would each catch a different share of it.
+ */
+export async function readPaired(a: Vfs, b: Vfs, hostDir: string, files: ShareListing['files'], opts: PairOptions = {}): Promise<{ a: PassResult; b: PassResult }> {
+  const t0 = performance.now();
+  const empty = (): PassResult => ({ files: 0, bytes: 0, ms: 0, guestMs: 0, mismatches: [], ...(opts.select ? { selected: { files: 0, bytes: 0, guestMs: 0 } } : {}) });
+  const ra = empty();
+  const rb = empty();
+  for (const f of files) {
+    if (opts.signal?.aborted) { ra.stopped = rb.stopped = true; break; }
+    const host = path.join(hostDir, f.path);
+    for (const [vfs, r] of [[a, ra], [b, rb]] as const) {
+      const t: GuestTimer = { guestMs: 0 };
+      const m = await checkFile(vfs, f.path, host, opts.readSize, t);
+      if (m) r.mismatches.push(m);
+      r.files++;
+      r.bytes += f.size;
+      r.guestMs += t.guestMs;
+      if (r.selected && opts.select?.(f)) { r.selected.files++; r.selected.bytes += f.size; r.selected.guestMs += t.guestMs; }
+    }
+    opts.onProgress?.(ra.files, ra.bytes);
+  }
+  ra.ms = rb.ms = performance.now() - t0;
+  return { a: ra, b: rb };
 }

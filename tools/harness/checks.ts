@@ -5,61 +5,24 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O_DIRECTORY, O_RDONLY, S_IFMT, type DirEntry, type Vfs } from '../../core/vfs';
-import type { DaxStatsSnapshot } from '../../fs/virtiofs/dax';
 import {
   compareBytes, compareNames, compareOutcome, compareStat, guestStatView, hostStatView, outcome, type Mismatch,
 } from './compare';
+import { type CheckContext, g, guestHash, hostHash, hostPread, KiB, meter, MiB, pool, result } from './check-io';
+import { ownTreeChecks } from './own-tree-checks';
 import { classifyReadPath } from './read-path';
 import type { CheckResult } from './result';
-import {
-  BIG, EMPTY_DIR, MANY, MANY_COUNT, NAMES, PROBES, SIZED, SPARSE, SPARSE_BLOCKS, SPARSE_SIZE,
-} from './tree';
+import { BIG, PROBES, SIZED, SPARSE } from './tree';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
+export type { CheckContext } from './check-io';
+
 const READ_SIZES = [0, 1, 4095, 4096, 4097, 128 * KiB];
 /** Directories bigger than this are sampled for per-file reads. */
 const SAMPLE_DIR = 1000;
 
-export interface CheckContext {
-  vfs: Vfs;
-  /** Host directory the device shares. */
-  root: string;
-  /** The tree is the harness's own (tree.ts): its named checks apply. */
-  ownTree: boolean;
-  dax: 'always' | 'never';
-  /** The DAX manager's counters after the reads, if the device has one. */
-  daxStats(): Promise<DaxStatsSnapshot | undefined>;
-  progress(message: string): void;
-}
-
 interface Entry { rel: string; host: fs.BigIntStats }
 
 type Call = (typeof PROBES)[number]['call'];
-
-const g = (rel: string) => `/${rel}`;
-
-function result(check: string, mismatches: Mismatch[], details: string): CheckResult {
-  return { check, status: mismatches.length ? 'fail' : 'pass', details, mismatches };
-}
-
-/** Run fn over items with up to `width` calls in flight. */
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => { while (next < items.length) await fn(items[next++]!); };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-}
-
-function hostPread(fd: number, len: number, offset: number): Buffer {
-  const buf = Buffer.alloc(len);
-  let done = 0;
-  while (done < len) {
-    const n = fs.readSync(fd, buf, done, len - done, offset + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return buf.subarray(0, done);
-}
 
 function hostCall(root: string, call: Call, rel: string): string {
   const p = path.join(root, rel);
@@ -98,39 +61,6 @@ async function guestCall(vfs: Vfs, call: Call, rel: string): Promise<string> {
   } catch (err) { return outcome(err); }
 }
 
-/** The whole file through the guest, in reads of `chunk`, hashed as it streams. */
-async function guestHash(vfs: Vfs, rel: string, chunk: number, onBytes?: (n: number) => void): Promise<{ hash: string; size: number }> {
-  const h = crypto.createHash('sha256');
-  const fd = await vfs.open(g(rel), O_RDONLY);
-  let size = 0;
-  try {
-    for (;;) {
-      const b = await vfs.read(fd, chunk);
-      if (b.length === 0) break;
-      h.update(b);
-      size += b.length;
-      onBytes?.(b.length);
-    }
-  } finally { await vfs.close(fd); }
-  return { hash: h.digest('hex'), size };
-}
-
-function hostHash(p: string): { hash: string; size: number } {
-  const h = crypto.createHash('sha256');
-  const fd = fs.openSync(p, 'r');
-  const buf = Buffer.allocUnsafe(4 * MiB);
-  let size = 0;
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      size += n;
-    }
-  } finally { fs.closeSync(fd); }
-  return { hash: h.digest('hex'), size };
-}
-
 function offsetsFor(size: number): number[] {
   const set = new Set<number>([0, 1, 4095, 4096, 4097, 2 * MiB - 1, 2 * MiB, 2 * MiB + 1, 4 * MiB - 4096,
     Math.floor(size / 2), size - 4097, size - 1, size, size + 1, size + 4096]);
@@ -140,17 +70,6 @@ function offsetsFor(size: number): number[] {
 
 const isRegMode = (m: number) => (m & S_IFMT) === 0o100000;
 const isLnkMode = (m: number) => (m & S_IFMT) === 0o120000;
-
-/** A percentage line on stderr every tenth of a long read. */
-function meter(ctx: CheckContext, what: string, total: number): (n: number) => void {
-  let done = 0;
-  let shown = 0;
-  return (n) => {
-    done += n;
-    const tenth = Math.floor((done / total) * 10);
-    if (tenth > shown) { shown = tenth; ctx.progress(`${what}: ${Math.round((done / total) * 100)}% of ${(total / MiB).toFixed(0)} MiB`); }
-  };
-}
 
 export async function runChecks(ctx: CheckContext): Promise<CheckResult[]> {
   const { vfs, root } = ctx;
@@ -183,6 +102,7 @@ export async function runChecks(ctx: CheckContext): Promise<CheckResult[]> {
         mm.push({ path: g(dir), field: 'readdir', host: 'ok', guest: outcome(err) });
       }
       const byName = new Map(guestEntries.map((e) => [e.name, e]));
+      const parentDev = fs.lstatSync(path.join(root, dir), { bigint: true }).dev;
       for (const name of hostNames) {
         const rel = dir ? `${dir}/${name}` : name;
         const st = fs.lstatSync(path.join(root, rel), { bigint: true });
@@ -191,7 +111,9 @@ export async function runChecks(ctx: CheckContext): Promise<CheckResult[]> {
         if (e) {
           const dt = (Number(st.mode) & S_IFMT) >>> 12;
           if (e.type !== dt) mm.push({ path: g(rel), field: 'd_type', host: String(dt), guest: String(e.type) });
-          if (inoComparable && e.ino !== st.ino) mm.push({ path: g(rel), field: 'd_ino', host: String(st.ino), guest: String(e.ino) });
+          // A mount point's d_ino is the covered directory's, which no lstat shows.
+          const mountPoint = st.isDirectory() && st.dev !== parentDev;
+          if (inoComparable && !mountPoint && e.ino !== st.ino) mm.push({ path: g(rel), field: 'd_ino', host: String(st.ino), guest: String(e.ino) });
         }
         if (st.isDirectory()) queue.push(rel);
       }
@@ -342,90 +264,4 @@ export async function runChecks(ctx: CheckContext): Promise<CheckResult[]> {
   const rp = classifyReadPath(ctx.dax, await ctx.daxStats());
   out.push({ check: 'read path', status: rp.status, details: rp.details, mismatches: [], readPath: rp.kind, ...(rp.expected ? { expected: rp.expected } : {}) });
   return out.map((r) => ({ ...r, check: `${r.check} [dax=${ctx.dax}]` }));
-}
-
-/** Named checks of the harness's own tree. */
-async function ownTreeChecks(ctx: CheckContext): Promise<CheckResult[]> {
-  const { vfs, root } = ctx;
-  const out: CheckResult[] = [];
-
-  {
-    const mm: Mismatch[] = [];
-    for (const rel of NAMES) {
-      try {
-        const fd = await vfs.open(g(rel), O_RDONLY);
-        try { mm.push(...compareBytes(g(rel), 'content', fs.readFileSync(path.join(root, rel)), await vfs.read(fd, 4096))); }
-        finally { await vfs.close(fd); }
-      } catch (err) { mm.push({ path: g(rel), field: 'open+read', host: 'ok', guest: outcome(err) }); }
-    }
-    out.push(result('names with spaces and UTF-8', mm, `${NAMES.length} names opened and read (one of 255 bytes)`));
-  }
-
-  {
-    const mm: Mismatch[] = [];
-    try {
-      const fd = await vfs.open('/sizes/empty', O_RDONLY);
-      try {
-        for (const [len, off] of [[4096, 0], [1, 0], [4096, 1], [0, 0]] as const) {
-          const b = await vfs.pread(fd, len, off);
-          if (b.length) mm.push({ path: '/sizes/empty', field: `pread(${len}, ${off})`, host: '0 bytes', guest: `${b.length} bytes` });
-        }
-      } finally { await vfs.close(fd); }
-      const names = (await vfs.readdirAll(`/${EMPTY_DIR}`)).map((e) => e.name).filter((n) => n !== '.' && n !== '..');
-      mm.push(...compareNames(`/${EMPTY_DIR}`, [], names));
-    } catch (err) { mm.push({ path: '/sizes/empty', field: 'read', host: 'ok', guest: outcome(err) }); }
-    out.push(result('empty file and directory', mm, 'reads of an empty file are empty; an empty directory lists nothing'));
-  }
-
-  {
-    ctx.progress(`sparse file ${SPARSE} (${SPARSE_SIZE / MiB} MiB)`);
-    const mm: Mismatch[] = [];
-    const host = hostHash(path.join(root, SPARSE));
-    try {
-      const guest = await guestHash(vfs, SPARSE, 1 * MiB, meter(ctx, SPARSE, SPARSE_SIZE));
-      if (guest.hash !== host.hash || guest.size !== host.size) {
-        mm.push({ path: g(SPARSE), field: 'sha256', host: `${host.hash.slice(0, 16)} (${host.size})`, guest: `${guest.hash.slice(0, 16)} (${guest.size})` });
-      }
-      const hfd = fs.openSync(path.join(root, SPARSE), 'r');
-      const gfd = await vfs.open(g(SPARSE), O_RDONLY);
-      try {
-        for (const [off, len] of SPARSE_BLOCKS) {
-          // The block itself, and a range from the hole before it into it.
-          for (const [o, l] of [[off, len], [Math.max(0, off - 6000), len + 6000], [off + len, 8192]]) {
-            mm.push(...compareBytes(g(SPARSE), `pread(${l}, ${o})`, hostPread(hfd, l, o), await vfs.pread(gfd, l, o)));
-          }
-        }
-      } finally { fs.closeSync(hfd); await vfs.close(gfd); }
-    } catch (err) { mm.push({ path: g(SPARSE), field: 'read', host: 'ok', guest: outcome(err) }); }
-    out.push(result('sparse 64 MiB file', mm, `${SPARSE_BLOCKS.length} written blocks in holes: whole file by sha256, blocks and hole edges by bytes`));
-  }
-
-  {
-    const t0 = Date.now();
-    const mm: Mismatch[] = [];
-    try {
-      const names = (await vfs.readdirAll(`/${MANY}`)).map((e) => e.name).filter((n) => n !== '.' && n !== '..');
-      mm.push(...compareNames(`/${MANY}`, fs.readdirSync(path.join(root, MANY)), names));
-      if (names.length !== MANY_COUNT) mm.push({ path: `/${MANY}`, field: 'entries', host: String(MANY_COUNT), guest: String(names.length) });
-    } catch (err) { mm.push({ path: `/${MANY}`, field: 'readdir', host: 'ok', guest: outcome(err) }); }
-    out.push(result('directory of 10 000 entries', mm, `listed in ${Date.now() - t0} ms`));
-  }
-
-  {
-    ctx.progress(`${BIG}: reading 100 MiB`);
-    const mm: Mismatch[] = [];
-    const host = hostHash(path.join(root, BIG));
-    const t0 = process.hrtime.bigint();
-    let rate = '';
-    try {
-      const guest = await guestHash(vfs, BIG, 1 * MiB, meter(ctx, BIG, host.size));
-      const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      rate = `, ${(guest.size / MiB / s).toFixed(0)} MiB/s`;
-      if (guest.hash !== host.hash || guest.size !== host.size) {
-        mm.push({ path: g(BIG), field: 'sha256', host: `${host.hash.slice(0, 16)} (${host.size})`, guest: `${guest.hash.slice(0, 16)} (${guest.size})` });
-      }
-    } catch (err) { mm.push({ path: g(BIG), field: 'read', host: 'ok', guest: outcome(err) }); }
-    out.push(result('100 MiB file (sha256)', mm, `read whole in 1 MiB reads${rate}`));
-  }
-  return out;
 }

@@ -2,6 +2,7 @@
 // person and a machine read.
 
 import { formatMismatch } from './compare';
+import { splitScript } from './replay';
 import type { Agreement, BackendReport, HarnessReport } from './result';
 
 /** Checks every backend passed, named differences, and checks answered differently. */
@@ -42,6 +43,7 @@ const MAX_SHOWN = 5;
 /** One table per backend: check, result, details; mismatches under a failed row. */
 export function formatTable(report: HarnessReport): string {
   const lines: string[] = [];
+  let preamble = '';
   for (const b of report.backends) {
     lines.push(`== ${b.backend}: ${b.description} (${(b.durationMs / 1000).toFixed(1)} s)`);
     const w = Math.max(5, ...b.checks.map((c) => c.check.length));
@@ -52,6 +54,12 @@ export function formatTable(report: HarnessReport): string {
       lines.push(`${c.check.padEnd(w)}  ${result.padEnd(8)}  ${c.details}`);
       for (const m of c.mismatches.slice(0, MAX_SHOWN)) lines.push(`${' '.repeat(w + 12)}${formatMismatch(m)}`);
       if (c.mismatches.length > MAX_SHOWN) lines.push(`${' '.repeat(w + 12)}... ${c.mismatches.length - MAX_SHOWN} more mismatches`);
+      if (c.status === 'fail' && c.repro) {
+        const { preamble: p, body } = splitScript(c.repro);
+        preamble ||= p;
+        lines.push(`${' '.repeat(w + 12)}reproduction (bash, after the op command printed at the end; --json has whole scripts):`);
+        for (const l of body.split('\n')) lines.push(`${' '.repeat(w + 14)}${l}`);
+      }
     }
     lines.push('');
   }
@@ -63,6 +71,7 @@ export function formatTable(report: HarnessReport): string {
     for (const d of a.disagreements) lines.push(`DISAGREE: ${d}`);
     lines.push('');
   }
+  if (preamble) lines.push('== the op command of the reproductions above (bash)', preamble, '');
   const failed = report.backends.reduce((n, b) => n + b.checks.filter((c) => c.status === 'fail').length, 0);
   lines.push(report.ok ? 'harness: PASS' : `harness: FAIL (${failed} failed checks${a?.disagreements.length ? `, ${a.disagreements.length} disagreements` : ''})`);
   return `${lines.join('\n')}\n`;

@@ -17,6 +17,12 @@ export interface CheckResult {
   readPath?: ReadPathKind;
   /** With status 'expected': the difference by name (read-path.ts NO_DAX). */
   expected?: string;
+  /** A failed write check or random run: a bash script that replays it (replay.ts). */
+  repro?: string;
+  /** The random run's seed. */
+  seed?: number;
+  /** Ops per second of a random run (both sides and the comparisons). */
+  opsPerSecond?: number;
 }
 
 export interface BackendReport {

@@ -12,6 +12,13 @@ import { runChecks } from './checks';
 import { buildReport } from './report';
 import type { BackendReport, CheckResult, HarnessReport } from './result';
 import { buildTree } from './tree';
+import { WriteRig } from './writes';
+import { ACCOUNTING, ACCOUNTING_NOT_VISIBLE, checkAccounting } from './accounting';
+import { parseSize } from '../common/size';
+
+/** Random ops of the accounting run without --ops. */
+const ACCOUNTING_OPS = 300;
+import type { Vfs } from '../../core/vfs';
 
 export const DEFAULT_VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
 const SHM_DIR = '/dev/shm';
@@ -29,6 +36,16 @@ export interface HarnessOptions {
   memory: string;
   virtiofsd?: string;
   virtiofsdArgs: string[];
+  /** Run the read checks (the original table). */
+  reads: boolean;
+  /** Run the write checks (and the random run) after the read checks. */
+  writes: boolean;
+  /** The random run: ops per mount (none: no random run), its seed and guest walks. */
+  ops?: number;
+  seed: number;
+  walkEvery: number;
+  /** Time for shrinking a random run's failure. */
+  shrinkMs: number;
   progress: (message: string) => void;
 }
 
@@ -37,9 +54,15 @@ const fail = (check: string, details: string): CheckResult => ({ check, status: 
 const message = (err: unknown) => ((err as Error).message ?? String(err)).trim().split('\n')
   .filter((l) => l.trim() && !/^\s+at /.test(l)).slice(0, 6).join(' | ');
 
+async function writeChecks(rig: WriteRig, vfs: Vfs, root: string, opts: HarnessOptions, tag: string, progress: (m: string) => void): Promise<CheckResult[]> {
+  const inoComparable = (await vfs.lstat('/')).ino === fs.lstatSync(root, { bigint: true }).ino;
+  const rows = await rig.run(vfs, inoComparable, tag, opts, progress);
+  return rows;
+}
+
 async function mountsAndChecks(
   connect: string, token: { token?: string; tokenFile?: string }, root: string, ownTree: boolean,
-  opts: HarnessOptions, label: string,
+  opts: HarnessOptions, label: string, rig: WriteRig | undefined,
 ): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   for (const dax of opts.dax) {
@@ -52,10 +75,16 @@ async function mountsAndChecks(
       continue;
     }
     try {
-      checks.push(...await runChecks({
-        vfs: guest.vfs, root, ownTree, dax, progress,
-        daxStats: async () => (await guest.dax())?.stats.snapshot(),
-      }));
+      if (opts.reads) {
+        checks.push(...await runChecks({
+          vfs: guest.vfs, root, ownTree, dax, progress,
+          daxStats: async () => (await guest.dax())?.stats.snapshot(),
+        }));
+      }
+      if (rig) {
+        const rows = await writeChecks(rig, guest.vfs, root, opts, `${label.replace(/[^a-z0-9]+/gi, '')}-${dax}`, progress);
+        checks.push(...rows.map((r) => ({ ...r, check: `${r.check} [dax=${dax}]` })));
+      }
     } catch (err) {
       checks.push(fail(`checks [dax=${dax}]`, `stopped: ${message(err)}`));
     } finally {
@@ -75,7 +104,14 @@ function vmmArgs(kind: BackendKind, dir: string, opts: HarnessOptions): string[]
   return args;
 }
 
-async function runBackend(kind: BackendKind, dir: string, ownTree: boolean, opts: HarnessOptions): Promise<BackendReport> {
+/** What a device model said before it died: its error lines, else its last lines. */
+function lastWords(stderr: string): string {
+  const lines = stderr.trim().split('\n').filter((l) => l.trim());
+  const errs = lines.filter((l) => /error|Error|EBADF|uncaught|assert/i.test(l)).slice(-3);
+  return (errs.length ? errs : lines.slice(-3)).join(' | ');
+}
+
+async function runBackend(kind: BackendKind, dir: string, ownTree: boolean, opts: HarnessOptions, rig: WriteRig | undefined): Promise<BackendReport> {
   const t0 = Date.now();
   const daemon = opts.virtiofsd ?? DEFAULT_VIRTIOFSD;
   const description = kind === 'vhost-user'
@@ -93,10 +129,10 @@ async function runBackend(kind: BackendKind, dir: string, ownTree: boolean, opts
   } catch (err) {
     return report([fail('device model start', message(err))]);
   }
-  const checks = await mountsAndChecks(vmm.address, { token: vmm.token }, dir, ownTree, opts, kind);
+  const checks = await mountsAndChecks(vmm.address, { token: vmm.token }, dir, ownTree, opts, kind, rig);
   const pid = vmm.child.pid;
   const code = await vmm.stop();
-  if (code !== 0) checks.push(fail('device model shutdown', `virtiofs-vmm exited with ${code}: ${vmm.stderr().trim().split('\n').slice(-3).join(' | ')}`));
+  if (code !== 0) checks.push(fail('device model shutdown', `virtiofs-vmm exited with ${code}: ${lastWords(vmm.stderr())}`));
   // Guest RAM files the device model left behind: a failure, and removed so
   // that runs do not fill /dev/shm.
   const left = fs.readdirSync(SHM_DIR).filter((n) => n.startsWith(`virtiofs-${pid}-`));
@@ -105,26 +141,49 @@ async function runBackend(kind: BackendKind, dir: string, ownTree: boolean, opts
   return report(checks);
 }
 
+/** The passthrough's lookup accounting (in this process); the other backends name why not. */
+async function accountingRows(backends: BackendReport[], opts: HarnessOptions): Promise<void> {
+  const pt = backends.find((b) => b.backend === 'passthrough');
+  if (!pt) return;
+  opts.progress('[passthrough] lookup accounting: the write checks and a random run in this process');
+  const t0 = Date.now();
+  const o = { ops: Math.min(opts.ops ?? ACCOUNTING_OPS, 2000), seed: opts.seed, walkEvery: opts.walkEvery, shrinkMs: 0, cacheSize: parseSize(opts.cacheSize) };
+  pt.checks.push(await checkAccounting(o, opts.progress));
+  pt.durationMs += Date.now() - t0;
+  for (const b of backends) {
+    if (b !== pt) b.checks.push({ check: ACCOUNTING, status: 'expected', expected: ACCOUNTING_NOT_VISIBLE, details: ACCOUNTING_NOT_VISIBLE, mismatches: [] });
+  }
+}
+
 export async function runHarness(opts: HarnessOptions): Promise<HarnessReport> {
   let dir = opts.sharedDir ? path.resolve(opts.sharedDir) : '';
   const ownTree = !dir;
   if (ownTree) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'virtiofs-harness-'));
+    // Searchable by all: the write checks call as non-root users too.
+    fs.chmodSync(dir, 0o755);
     buildTree(dir, (m) => opts.progress(m));
   }
   // The walk compares host paths by prefix: no symlink in the root itself.
   dir = fs.realpathSync(dir);
+  let rig: WriteRig | undefined;
   try {
+    if (opts.writes) {
+      rig = new WriteRig(dir);
+      if (ownTree) rig.mountXdev();
+    }
     const backends: BackendReport[] = [];
     if (opts.connect) {
       const t0 = Date.now();
-      const checks = await mountsAndChecks(opts.connect, { tokenFile: opts.tokenFile }, dir, ownTree, opts, opts.connect);
+      const checks = await mountsAndChecks(opts.connect, { tokenFile: opts.tokenFile }, dir, ownTree, opts, opts.connect, rig);
       backends.push({ backend: opts.connect, description: `device model at ${opts.connect}`, checks, durationMs: Date.now() - t0 });
     } else {
-      for (const kind of opts.backends) backends.push(await runBackend(kind, dir, ownTree, opts));
+      for (const kind of opts.backends) backends.push(await runBackend(kind, dir, ownTree, opts, rig));
+      if (opts.writes) await accountingRows(backends, opts);
     }
     return buildReport(dir, backends);
   } finally {
+    await rig?.close();
     if (ownTree) fs.rmSync(dir, { recursive: true, force: true });
   }
 }

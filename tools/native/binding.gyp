@@ -3,6 +3,8 @@
     {
       'target_name': 'hostcalls',
       'sources': ['src/hostcalls.c'],
+      # napi-util.h, shared with core/native (the layer below).
+      'include_dirs': ['../../core/native/src'],
       'cflags': ['-Wall', '-Wextra', '-O2'],
     },
   ],

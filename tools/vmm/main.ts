@@ -3,13 +3,17 @@
 // /dev/shm file, the DAX window, and a backend (passthrough: FUSE answered
 // here; vhost-user: the real virtiofsd). Prints one line when ready:
 //   virtiofs-vmm listening on tcp://HOST:PORT
-// and shuts down cleanly on SIGINT/SIGTERM.
+// and shuts down cleanly on SIGINT/SIGTERM (and when npm's wrapper that
+// started it goes). Errors are one line naming the fix: exit 2 for what the
+// command line names, checked before anything listens; 1 for the rest.
 
 import * as fs from 'node:fs';
+import { describeError, listenError, usageFromParseArgs } from '../common/errors';
 import { defaultTokenFile, newToken, readTokenFile, writeTokenFile } from '../common/token';
+import { versionLine } from '../common/version';
 import { DeviceInstance } from './instance';
 import { mountForKernel, type KernelShare } from './kernel-mount';
-import { parseVmmArgs, USAGE, UsageError, type VmmOptions } from './options';
+import { checkHost, parseVmmArgs, USAGE, UsageError, wantsVersion, type VmmOptions } from './options';
 import { startFrontend, vhostUserBackend, vhostUserQueueLimit } from './backends';
 import { WireServer, type DeviceLink, type DeviceSession } from './wire-server';
 
@@ -80,25 +84,28 @@ function warnFdBudget(opts: VmmOptions): void {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (wantsVersion(argv)) { process.stdout.write(`${versionLine('virtiofs-vmm')}\n`); return 0; }
   let opts: VmmOptions | undefined;
   try {
     opts = parseVmmArgs(argv);
+    if (opts) checkHost(opts);
   } catch (err) {
-    if (err instanceof UsageError) { process.stderr.write(`virtiofs-vmm: ${err.message}\n\n${USAGE}\n`); return 2; }
-    throw err;
+    const e = usageFromParseArgs(err);
+    if (e instanceof UsageError) { log(`${e.message} (virtiofs-vmm --help lists the options)`); return 2; }
+    throw e;
   }
   if (!opts) { process.stdout.write(`${USAGE}\n`); return 0; }
-  if (opts.backend === 'passthrough' || !opts.socketPath) {
-    const st = fs.statSync(opts.sharedDir, { throwIfNoEntry: false });
-    if (!st?.isDirectory()) { log(`--shared-dir ${opts.sharedDir}: not a directory`); return 2; }
-  }
   if (opts.backend === 'vhost-user' && !opts.socketPath) {
-    // The daemon bounds the request queues (virtiofsd offers one); a daemon
-    // of our own answers that. One someone else started serves a single
-    // session: its count comes from the guest's own session (sessionFor).
-    const limit = await vhostUserQueueLimit(opts);
+    // Start the daemon once before listening: it must run with the arguments
+    // given, and it bounds the request queues (virtiofsd offers one). Not with
+    // --socket-path: that daemon serves one session, which the probe would take.
+    let limit: number;
+    try { limit = await vhostUserQueueLimit(opts); } catch (err) {
+      log(`--virtiofsd ${opts.virtiofsd}: the daemon did not start with these arguments: ${describeError(err)}`);
+      return 2;
+    }
     if (opts.numRequestQueues > limit) {
-      log(`--num-request-queues ${opts.numRequestQueues}: the daemon offers ${limit}`);
+      log(`--num-request-queues ${opts.numRequestQueues}: the daemon offers ${limit}; ask for at most ${limit}`);
       return 2;
     }
   }
@@ -112,12 +119,22 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) { log(err.message); return 2; }
     throw err;
   }
+  if (opts.tokenFile && !fs.existsSync(opts.tokenFile)) {
+    // A named file is made before listening, so a place it cannot go is a usage error.
+    try { writeTokenFile(opts.tokenFile, token); } catch (err) {
+      if (err instanceof UsageError) { log(err.message); return 2; }
+      log(`--token-file ${opts.tokenFile}: cannot create it (${(err as NodeJS.ErrnoException).code ?? describeError(err)}); name a file in a directory you can write`);
+      return 2;
+    }
+    createdTokenFile = opts.tokenFile;
+  }
 
   let kernel: KernelShare | undefined;
   if (opts.fuseMount) {
     try {
       kernel = mountForKernel(opts, log);
     } catch (err) {
+      if (createdTokenFile) fs.rmSync(createdTokenFile, { force: true });
       log((err as Error).message);
       return 1;
     }
@@ -125,17 +142,26 @@ async function main(argv: string[]): Promise<number> {
   }
   const devices: Devices = { live: new Set(), closing: new Set() };
   warnFdBudget(opts);
-  const server = await WireServer.listen({
-    listen: opts.listen, token, createSession: sessionFor(opts, devices), log,
-    maxGuests: opts.maxGuests, maxQueuedBytes: opts.maxQueuedBytes,
-  });
+  let server: WireServer;
+  try {
+    server = await WireServer.listen({
+      listen: opts.listen, token, createSession: sessionFor(opts, devices), log,
+      maxGuests: opts.maxGuests, maxQueuedBytes: opts.maxQueuedBytes,
+    });
+  } catch (err) {
+    if (createdTokenFile) fs.rmSync(createdTokenFile, { force: true });
+    await kernel?.stop();
+    log(listenError(opts.listen, err));
+    return 1;
+  }
   const address = server.address();
   const tokenFile = opts.tokenFile ?? defaultTokenFile(address);
-  if (!opts.tokenFile || !fs.existsSync(tokenFile)) {
+  if (!opts.tokenFile) {
     try {
       writeTokenFile(tokenFile, token);
     } catch (err) {
       await server.close();
+      await kernel?.stop();
       if (err instanceof UsageError) { log(err.message); return 2; }
       throw err;
     }
@@ -147,10 +173,10 @@ async function main(argv: string[]): Promise<number> {
   // (before them SIGINT's default action would kill the process).
   const done = new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = (why: string) => {
       if (stopping) return;
       stopping = true;
-      log(`${signal}: shutting down`);
+      log(`${why}: shutting down`);
       void (async () => {
         await kernel?.stop();
         await server.close();
@@ -162,12 +188,31 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => stop('SIGHUP'));
+    // Before the line too: a wrapper that goes at once must not be taken for init.
+    watchParent(() => stop('the program that started it exited'));
   });
   process.stdout.write(`virtiofs-vmm listening on ${address}\n`);
   return done;
 }
 
+/**
+ * npm (npx, npm run) starts a program through `sh -c`, and on SIGTERM the
+ * shell dies without passing the signal on: the device model would run on,
+ * orphaned. So under npm, or when the parent asks (VIRTIOFS_EXIT_WITH_PARENT=1,
+ * as spawnVmm does), losing the parent is a shutdown. A device model started
+ * from a shell and left running on purpose (nohup, &) is not watched.
+ */
+function watchParent(onGone: () => void): void {
+  if (!process.env.npm_command && process.env.VIRTIOFS_EXIT_WITH_PARENT !== '1') return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) { clearInterval(timer); onGone(); }
+  }, 500);
+  timer.unref();
+}
+
 main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
-  log(`fatal: ${(err as Error).stack ?? err}`);
+  log(describeError(err));
   process.exit(1);
 });

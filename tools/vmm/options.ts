@@ -1,9 +1,13 @@
 // virtiofs-vmm's command line: QEMU's option names where QEMU has one
 // (vhost-user-fs-device: tag, queue-size, num-request-queues, cache-size).
 
+import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseWireAddress } from '../../drivers/wire/address';
+import { usageFromParseArgs } from '../common/errors';
 import { parseSize } from '../common/size';
 import { UsageError } from '../common/usage';
+import { usocketMissing } from './vhost-user';
 
 export type DaxPolicy = 'none' | 'always' | 'inode' | 'filesize';
 export type BackendKind = 'passthrough' | 'vhost-user';
@@ -78,7 +82,8 @@ over TCP or a unix socket by a guest (npm run guest, npm start).
                               (by default a guest on this host gets them: no device-model hop per request)
   --fuse-mount DIR            also mount the share on DIR through the host kernel's FUSE client
                               (/dev/fuse; needs root), so any host tool can use the same server
-  --help                      this text
+  --version                   the version
+  -h, --help                  this text
 
 Caps, so one guest can exhaust only itself (docs/SECURITY.md):
   --max-guests N              guests connected at once; more are refused (default ${DEFAULTS.maxGuests})
@@ -88,7 +93,10 @@ Caps, so one guest can exhaust only itself (docs/SECURITY.md):
   --max-queued-bytes SIZE     per guest: output queued before its frames stop being read; a guest
                               that leaves it unread 30 s, or 4x it, is disconnected (default ${DEFAULTS.maxQueuedBytes}, at least 64K)
 
-Sizes take K, M, G suffixes (powers of 1024).`;
+Sizes take K, M, G suffixes (powers of 1024). Exit status: 0 after SIGINT or
+SIGTERM; 2 when the command line cannot work (a bad option, or a directory,
+file, daemon or socket it names is missing), before anything listens; 1 when
+it cannot run (the address is in use, an unexpected error).`;
 
 export { UsageError };
 
@@ -126,6 +134,7 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
         'token-file': { type: 'string' },
         readonly: { type: 'boolean' },
         'no-doorbells': { type: 'boolean' },
+        version: { type: 'boolean' },
         'fuse-mount': { type: 'string' },
         'max-guests': { type: 'string' },
         'max-open-files': { type: 'string' },
@@ -136,10 +145,11 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const u = usageFromParseArgs(err);
+    throw u instanceof UsageError ? u : new UsageError((err as Error).message);
   }
   const v = parsed.values;
-  if (v.help) return undefined;
+  if (v.help || v.version) return undefined;
   if (!v['shared-dir'] && !v['socket-path']) throw new UsageError('--shared-dir DIR is required');
   if (v['fuse-mount'] !== undefined && (v.backend ?? DEFAULTS.backend) !== 'passthrough') {
     throw new UsageError('--fuse-mount serves the passthrough: it does not go with --backend vhost-user');
@@ -164,6 +174,16 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   if (new TextEncoder().encode(tag).length > 36 || tag.length === 0) throw new UsageError('--tag: 1 to 36 bytes');
   const cacheSize = size('cache-size', v['cache-size'] ?? DEFAULTS.cacheSize);
   if (cacheSize % 4096 !== 0) throw new UsageError('--cache-size: a multiple of the page size (4096)');
+  // QEMU's realize refuses it too; checked here so no guest is ever refused for it.
+  if (cacheSize !== 0 && !Number.isInteger(Math.log2(cacheSize))) {
+    throw new UsageError(`--cache-size ${v['cache-size']}: a power of two (${powerOfTwoNear(cacheSize)}), or 0 for no window`);
+  }
+  const listen = v.listen ?? DEFAULTS.listen;
+  try { parseWireAddress(listen); } catch (err) {
+    const why = (err as Error).message.replace(/^wire address "[^"]*": /, '');
+    const hint = /^[^:/]+:\d+$/.test(listen) ? ` (tcp:${listen}?)` : listen.startsWith('/') ? ` (unix:${listen}?)` : '';
+    throw new UsageError(`--listen ${listen}: ${/^expected/.test(why) ? 'write tcp:HOST:PORT or unix:PATH' : why}${hint}`);
+  }
   const memory = size('memory', v.memory ?? DEFAULTS.memory);
   if (memory < 1024 * 1024) throw new UsageError('--memory: at least 1M');
   const maxQueuedBytes = size('max-queued-bytes', v['max-queued-bytes'] ?? DEFAULTS.maxQueuedBytes);
@@ -172,7 +192,7 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   return {
     sharedDir: v['shared-dir'] ?? '',
     tag,
-    listen: v.listen ?? DEFAULTS.listen,
+    listen,
     cacheSize,
     queueSize,
     numRequestQueues,
@@ -192,4 +212,51 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
     maxQueuedBytes,
     doorbells: !v['no-doorbells'],
   };
+}
+
+/** "16M or 32M": the powers of two around n, for the message. */
+function powerOfTwoNear(n: number): string {
+  const lo = 2 ** Math.floor(Math.log2(n));
+  const fmt = (b: number): string => (b >= 1 << 30 ? `${b / (1 << 30)}G` : b >= 1 << 20 ? `${b / (1 << 20)}M` : `${b / 1024}K`);
+  return `${fmt(lo)} or ${fmt(lo * 2)}`;
+}
+
+/** `--version` was asked for. */
+export function wantsVersion(argv: readonly string[]): boolean {
+  return argv.includes('--version') && !argv.includes('--help') && !argv.includes('-h');
+}
+
+export const VIRTIOFSD_INSTALL_HINT = 'apt-get install -y qemu-system-common';
+
+/** What the options name on this host, checked before anything listens:
+ *  throws a UsageError naming the option and the fix. */
+export function checkHost(opts: VmmOptions): void {
+  const code = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  if (opts.backend === 'passthrough' || !opts.socketPath) {
+    const st = fs.statSync(opts.sharedDir, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) throw new UsageError(`--shared-dir ${opts.sharedDir}: not a directory; name the directory to share`);
+  }
+  if (opts.tokenFile && fs.existsSync(opts.tokenFile)) {
+    let text: string;
+    try { text = fs.readFileSync(opts.tokenFile, 'utf8'); } catch (e) {
+      throw new UsageError(`--token-file ${opts.tokenFile}: cannot read it (${code(e)}); `
+        + `${code(e) === 'EISDIR' ? 'name a file, not a directory' : 'fix its permissions or name another file'}`);
+    }
+    if (!text.trim()) throw new UsageError(`--token-file ${opts.tokenFile}: the file is empty; put a secret in it or remove it to have one made`);
+  }
+  if (opts.backend !== 'vhost-user') return;
+  const noUsocket = usocketMissing();
+  if (noUsocket) throw new UsageError(`--backend vhost-user: ${noUsocket}`);
+  if (opts.socketPath) {
+    const st = fs.statSync(opts.socketPath, { throwIfNoEntry: false });
+    if (!st?.isSocket()) {
+      throw new UsageError(`--socket-path ${opts.socketPath}: ${st ? 'not a socket' : 'no such socket'}; `
+        + `start the daemon first (virtiofsd --socket-path=${opts.socketPath} -o source=DIR) or leave the option out`);
+    }
+    return;
+  }
+  try { fs.accessSync(opts.virtiofsd, fs.constants.X_OK); } catch (e) {
+    throw new UsageError(`--virtiofsd ${opts.virtiofsd}: ${code(e) === 'ENOENT' ? 'not found' : `not executable (${code(e)})`}; `
+      + `install it (${VIRTIOFSD_INSTALL_HINT}) or name another with --virtiofsd PATH`);
+  }
 }

@@ -108,7 +108,8 @@ export class Confine {
     } catch (e) {
       staleOnWalkError(e);
     }
-    if (st.dev !== dev || st.ino !== ino || !isDir(Number(st.mode))) {
+    // The birth time too: a directory removed and another made soon gets its inode number.
+    if (st.dev !== dev || st.ino !== ino || st.birthtimeNs !== d.stat.birthtimeNs || !isDir(Number(st.mode))) {
       throw new ErrnoError(Errno.ESTALE, 'directory replaced since lookup');
     }
     d.stat = st;

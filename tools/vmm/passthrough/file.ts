@@ -50,7 +50,7 @@ export async function open(s: PassthroughState, ctx: FuseContext, body: OpenIn):
   }
   try {
     const st = await s.host.fstat(i.dev, fd);
-    if (st.dev !== i.dev || st.ino !== i.ino) throw new ErrnoError(Errno.ESTALE, 'file replaced since lookup');
+    if (st.dev !== i.dev || st.ino !== i.ino || st.birthtimeNs !== i.btime) throw new ErrnoError(Errno.ESTALE, 'file replaced since lookup');
     if (!isReg(Number(st.mode))) throw new ErrnoError(Errno.ENXIO, 'only regular files are opened');
   } catch (e) {
     await s.host.close(i.dev, fd);

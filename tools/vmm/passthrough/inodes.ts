@@ -12,6 +12,10 @@ export interface Inode {
   readonly nodeid: bigint;
   readonly dev: bigint;
   readonly ino: bigint;
+  /** Birth time (statx btime; 0 where the filesystem has none): with
+   *  (dev, ino) the file's identity, since a freed inode number is soon
+   *  reused and Node has no generation numbers or O_PATH handles to hold. */
+  readonly btime: bigint;
   /** S_IFMT bits and permissions at the last lookup. */
   mode: number;
   /** Path relative to root, '/'-joined checked components ('' for root).
@@ -21,9 +25,20 @@ export interface Inode {
   /** Name in the parent directory, and the parent's identity at lookup:
    *  non-directories are reached through their verified parent. */
   name: Buffer;
-  parent: { nodeid: bigint; path: Buffer; dev: bigint; ino: bigint } | null;
+  parent: ParentRef | null;
+  /** A non-directory's other names seen by lookups (hard links), by path:
+   *  when the name in use goes (unlink, a rename over it) the file is
+   *  reached by one of these, as virtiofsd reaches it by its O_PATH fd. */
+  links?: Map<string, Link>;
   nlookup: bigint;
 }
+
+export interface ParentRef { nodeid: bigint; path: Buffer; dev: bigint; ino: bigint }
+
+interface Link { name: Buffer; path: Buffer; parent: ParentRef }
+
+const pathKey = (p: Buffer) => p.toString('latin1');
+const refOf = (parent: Inode): ParentRef => ({ nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino });
 
 function key(dev: bigint, ino: bigint): string {
   return `${dev}:${ino}`;
@@ -37,7 +52,7 @@ export class InodeTable {
 
   constructor(rootDev: bigint, rootIno: bigint, rootMode: number) {
     this.root = {
-      nodeid: FUSE_ROOT_ID, dev: rootDev, ino: rootIno, mode: rootMode,
+      nodeid: FUSE_ROOT_ID, dev: rootDev, ino: rootIno, btime: 0n, mode: rootMode,
       path: Buffer.alloc(0), name: Buffer.alloc(0), parent: null, nlookup: 1n,
     };
     this.insert(this.root);
@@ -62,7 +77,7 @@ export class InodeTable {
   lookedUp(parent: Inode, name: Buffer, path: Buffer, st: BigIntStats): Inode {
     const mode = Number(st.mode);
     let i = this.byKey.get(key(st.dev, st.ino));
-    if (i !== undefined && i !== this.root && (i.mode & S_IFMT) !== (mode & S_IFMT)) {
+    if (i !== undefined && i !== this.root && ((i.mode & S_IFMT) !== (mode & S_IFMT) || i.btime !== st.birthtimeNs)) {
       // A reused inode number: the old entry keeps its nodeid until
       // forgotten, but no longer answers for (dev, ino).
       this.byKey.delete(key(st.dev, st.ino));
@@ -70,15 +85,21 @@ export class InodeTable {
     }
     if (i === undefined) {
       i = {
-        nodeid: this.next++, dev: st.dev, ino: st.ino, mode, path, name,
+        nodeid: this.next++, dev: st.dev, ino: st.ino, btime: st.birthtimeNs, mode, path, name,
         parent: { nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino }, nlookup: 0n,
       };
       this.insert(i);
     } else if (i !== this.root) {
+      if (!isDir(mode) && !i.path.equals(path)) {
+        // Another name of the same file: the one in use is kept in reserve.
+        i.links ??= new Map();
+        i.links.set(pathKey(i.path), { name: i.name, path: i.path, parent: i.parent! });
+        i.links.delete(pathKey(path));
+      }
       i.mode = mode;
       i.path = path;
       i.name = name;
-      i.parent = { nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino };
+      i.parent = refOf(parent);
     }
     i.nlookup += 1n;
     return i;
@@ -121,22 +142,47 @@ export class InodeTable {
    * is everything below it (their paths and their parents' paths start with
    * its old path). O(inodes held), as renames are rare next to lookups.
    */
-  moved(moved: Inode, parent: Inode, name: Buffer, path: Buffer): void {
+  moved(moved: Inode, parent: Inode, name: Buffer, path: Buffer, oldPath: Buffer = moved.path): void {
+    if (!isDir(moved.mode) && !moved.path.equals(oldPath)) {
+      // A link other than the one in use was renamed: the reserve follows.
+      moved.links ??= new Map();
+      moved.links.delete(pathKey(oldPath));
+      moved.links.set(pathKey(path), { name, path, parent: refOf(parent) });
+      return;
+    }
     const old = moved.path;
     moved.path = path;
     moved.name = name;
-    moved.parent = { nodeid: parent.nodeid, path: parent.path, dev: parent.dev, ino: parent.ino };
+    moved.parent = refOf(parent);
+    moved.links?.delete(pathKey(path));
     if (!isDir(moved.mode)) return;
     const prefix = Buffer.concat([old, Buffer.from('/')]);
+    const under = (p: Buffer) => p.subarray(0, prefix.length).equals(prefix);
     const swap = (p: Buffer): Buffer => Buffer.concat([path, p.subarray(old.length)]);
+    const swapRef = (pp: ParentRef): ParentRef => (pp.path.equals(old) || under(pp.path) ? { ...pp, path: swap(pp.path) } : pp);
     for (const i of this.byId.values()) {
       if (i === moved) continue;
-      if (i.path.subarray(0, prefix.length).equals(prefix)) i.path = swap(i.path);
-      const pp = i.parent;
-      if (pp && (pp.path.equals(old) || pp.path.subarray(0, prefix.length).equals(prefix))) {
-        i.parent = { ...pp, path: swap(pp.path) };
+      if (under(i.path)) i.path = swap(i.path);
+      if (i.parent) i.parent = swapRef(i.parent);
+      if (i.links?.size) {
+        const links = [...i.links.values()].map((l) => ({ ...l, path: under(l.path) ? swap(l.path) : l.path, parent: swapRef(l.parent) }));
+        i.links = new Map(links.map((l) => [pathKey(l.path), l]));
       }
     }
+  }
+
+  /** The name at `path` of the held file (dev, ino) is gone (unlink, or a
+   *  rename over it): if that was the name in use, another known link is. */
+  unlinked(dev: bigint, ino: bigint, path: Buffer): void {
+    const i = this.byKey.get(key(dev, ino));
+    if (i === undefined || i === this.root || isDir(i.mode)) return;
+    i.links?.delete(pathKey(path));
+    if (!i.path.equals(path) || !i.links?.size) return;
+    const [k, l] = i.links.entries().next().value as [string, Link];
+    i.links.delete(k);
+    i.path = l.path;
+    i.name = l.name;
+    i.parent = l.parent;
   }
 
   /** DESTROY: every inode but the root goes. */

@@ -10,6 +10,7 @@
 
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
 import { Errno, ErrnoError } from '../../../core/errno';
 import * as K from '../../../fs/fuse';
 import { CreateIn, CreateOut, EntryOut, LinkIn, MkdirIn, MknodIn, NameIn, Rename2In, RenameIn, SymlinkIn } from '../../../fs/fuse';
@@ -20,6 +21,18 @@ import type { DirFd } from './dir-cache';
 import { S_IFDIR, S_IFMT, S_IFREG, isDir, statToAttr } from './host-attrs';
 import type { Inode } from './inodes';
 import { PassthroughState } from './state';
+
+const openAsync = promisify(fs.open);
+
+/** lstat, or undefined when nothing is there. */
+async function lstatOrNone(s: PassthroughState, dev: bigint, path: Buffer): Promise<BigIntStats | undefined> {
+  try {
+    return await s.host.lstat(dev, path);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
 
 const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW, O_NONBLOCK, O_APPEND, O_TRUNC, O_SYNC, O_DSYNC } = fs.constants;
 const O_ACCMODE = 3;
@@ -153,7 +166,9 @@ export async function create(s: PassthroughState, ctx: FuseContext, body: Create
     const flags = body.flags;
     const acc = flags & O_ACCMODE;
     const host = acc | (flags & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC)) | O_NOFOLLOW | O_NONBLOCK;
-    const open = (f: number) => s.host.call(p.dev, () => fs.openSync(path, f, 0o600), () => fs.promises.open(path, f, 0o600).then((h) => h.fd));
+    // A plain fd by callback: a FileHandle's fd taken out of it is closed
+    // again when the handle is collected (a reused number, or EBADF and exit).
+    const open = (f: number) => s.host.call(p.dev, () => fs.openSync(path, f, 0o600), () => openAsync(path, f, 0o600));
     // O_EXCL first, so we know whether this call made the file: a file that
     // already stood there (the client did not ask O_EXCL) keeps its owner and mode.
     let fresh = true;
@@ -187,7 +202,9 @@ export async function unlink(s: PassthroughState, ctx: FuseContext, body: NameIn
   const { p, dir } = await parentDir(s, ctx.nodeid);
   try {
     const path = dir.child(name);
+    const st = await s.host.lstat(p.dev, path);
     await s.host.call(p.dev, () => fs.unlinkSync(path), () => fs.promises.unlink(path));
+    s.inodes.unlinked(st.dev, st.ino, joinRel(p.path, name));
     return null;
   } finally {
     dir.release();
@@ -227,6 +244,8 @@ export async function rename2(s: PassthroughState, ctx: FuseContext, body: Renam
       const to = dst.dir.child(newNameB);
       const before = await s.host.lstat(src.p.dev, from);
       const other = flags & K_RENAME_EXCHANGE ? await s.host.lstat(dst.p.dev, to) : undefined;
+      // What a plain rename replaces loses that name.
+      const replaced = flags === 0 ? await lstatOrNone(s, dst.p.dev, to) : undefined;
       if (flags !== 0) {
         if (!hostcalls) throw new ErrnoError(Errno.EINVAL, 'RENAME2 flags need tools/native (not built)');
         hostcalls.renameat2(src.dir.fd, oldName, dst.dir.fd, newNameB, flags);
@@ -234,10 +253,13 @@ export async function rename2(s: PassthroughState, ctx: FuseContext, body: Renam
         await s.host.call(src.p.dev, () => fs.renameSync(from, to), () => fs.promises.rename(from, to));
       }
       // Held inodes are reached by their new paths from now on.
+      const fromRel = joinRel(src.p.path, oldName);
+      const toRel = joinRel(dst.p.path, newNameB);
+      if (replaced && !(replaced.dev === before.dev && replaced.ino === before.ino)) s.inodes.unlinked(replaced.dev, replaced.ino, toRel);
       const moved = s.inodes.byHost(before.dev, before.ino);
-      if (moved) s.inodes.moved(moved, dst.p, newNameB, joinRel(dst.p.path, newNameB));
+      if (moved) s.inodes.moved(moved, dst.p, newNameB, toRel, fromRel);
       const swapped = other && s.inodes.byHost(other.dev, other.ino);
-      if (swapped) s.inodes.moved(swapped, src.p, oldName, joinRel(src.p.path, oldName));
+      if (swapped) s.inodes.moved(swapped, src.p, oldName, fromRel, toRel);
       if (moved && isDir(moved.mode)) s.dirs.drop(moved.nodeid);
       if (swapped && isDir(swapped.mode)) s.dirs.drop(swapped.nodeid);
       return null;

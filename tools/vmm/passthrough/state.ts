@@ -176,9 +176,9 @@ export class PassthroughState {
       if ((e as { code?: string }).code === 'ENOENT') throw new ErrnoError(Errno.ESTALE, 'entry gone');
       throw e;
     }
-    // The type too: a freed inode number is soon reused (no generation
-    // numbers in Node), e.g. a file deleted and replaced by a symlink.
-    if (st.dev !== i.dev || st.ino !== i.ino || (Number(st.mode) & S_IFMT) !== (i.mode & S_IFMT)) {
+    // The birth time and type too: a freed inode number is soon reused (no
+    // generation numbers in Node), e.g. a file deleted and replaced by a symlink.
+    if (st.dev !== i.dev || st.ino !== i.ino || st.birthtimeNs !== i.btime || (Number(st.mode) & S_IFMT) !== (i.mode & S_IFMT)) {
       throw new ErrnoError(Errno.ESTALE, 'entry replaced since lookup');
     }
     return st;

@@ -20,8 +20,30 @@ interface USocket {
   write(chunk: { data?: Buffer; fds?: number[]; callback?: () => void }): boolean;
   destroy(): void;
 }
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const usocket = require('usocket') as { USocket: new () => USocket };
+type USocketModule = { USocket: new () => USocket };
+let usocketModule: USocketModule | undefined;
+
+/** Why the optional `usocket` package cannot be loaded, or undefined when
+ *  it can. It is a native build: only vhost-user needs it, so it is loaded
+ *  only here, on first use, and the passthrough runs without it. */
+export function usocketMissing(): string | undefined {
+  if (usocketModule) return undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    usocketModule = require('usocket') as USocketModule;
+    return undefined;
+  } catch (e) {
+    const first = String((e as Error).message ?? e).split('\n')[0];
+    return `the vhost-user backend needs the optional package usocket (a native build: g++, make, python3), `
+      + `which is not usable here (${first}); install the compilers and run npm install usocket`;
+  }
+}
+
+function loadUsocket(): USocketModule {
+  const why = usocketMissing();
+  if (why) throw new VhostUserError('closed', why);
+  return usocketModule!;
+}
 
 export const DEFAULT_REPLY_TIMEOUT_MS = 5000;
 
@@ -47,7 +69,8 @@ export class VhostUserConnection {
   /** Connect to a back-end's socket; rejects after `timeoutMs`. */
   static connect(path: string, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<VhostUserConnection> {
     return new Promise((resolve, reject) => {
-      const sock = new usocket.USocket();
+      let sock: USocket;
+      try { sock = new (loadUsocket().USocket)(); } catch (e) { reject(e); return; }
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;

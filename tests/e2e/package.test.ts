@@ -1,0 +1,146 @@
+// The package as a user gets it: `npm pack` (which builds it: prepare says
+// nothing on stdout, so --json parses), its contents (the programs, the
+// library with its declarations, the licence; no tests, no CI, no sources),
+// an install into a temporary directory with no network and no optional
+// usocket, `npx virtiofs start` there, a TypeScript file importing the
+// library, and the README's embedding example run exactly as written.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const t = suite('the packed package');
+const ROOT = path.resolve(__dirname, '../..');
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+let tmp = '';
+let tarball = '';
+let app = '';
+
+interface Run { code: number | null; out: string; err: string }
+
+/** A command to its end (a run past limitMs is killed and fails). */
+function sh(cmd: string, args: string[], cwd: string, limitMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => { c.kill('SIGKILL'); reject(new Error(`${cmd} ${args.join(' ')}: still running after ${limitMs} ms\n${err}`)); }, limitMs);
+    c.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+  });
+}
+
+t.before(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'package-test-'));
+  app = path.join(tmp, 'app');
+  fs.mkdirSync(app);
+});
+
+t.after(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
+
+t('npm pack: prepare builds on stderr only; the tarball holds the programs, the library with types, the licence; no tests, CI or sources', async () => {
+  const r = await sh('npm', ['pack', '--json', '--pack-destination', tmp], ROOT, 600_000);
+  assert.is(r.code, 0, r.err);
+  let info: { filename: string; files: { path: string }[] }[];
+  try { info = JSON.parse(r.out); } catch { throw new Error(`npm pack --json printed more than JSON on stdout:\n${r.out.slice(0, 2000)}`); }
+  tarball = path.join(tmp, info[0]!.filename);
+  const files = info[0]!.files.map((f) => f.path);
+  for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/virtiofs.js', 'dist/virtiofs-vmm.js',
+    'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/core/vfs/vfs.d.ts', 'tools/native/src/hostcalls.c', 'core/native/src/mmap.c',
+    'core/native/binding.gyp', 'tools/addons.js', 'tools/install.js']) {
+    assert.ok(files.includes(f), `ships ${f}`);
+  }
+  for (const f of files) {
+    // Of the sources only the addons' C and their gyp files: built at install.
+    assert.not.match(f.replace(/^core\/native\/(binding\.gyp|src\/)/, 'addon/'), /^(tests|\.ci|lib|core|drivers|fs|node_modules)\//, `does not ship ${f}`);
+    assert.ok(!f.endsWith('.ts') || f.endsWith('.d.ts'), `no TypeScript source: ${f}`);
+    assert.not.match(f, /\.map$|tools\/native\/build\//, `no maps, no built addon: ${f}`);
+  }
+  const pj = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  assert.is(pj.private, undefined, 'publishable');
+  assert.is(pj.types, 'dist/lib/index.d.ts');
+  assert.is(pj.exports['.'].types, './dist/lib/index.d.ts');
+  assert.ok(pj.optionalDependencies.usocket && !pj.dependencies?.usocket, 'usocket is optional');
+});
+
+t('installed into an empty project, without network or usocket: npx virtiofs start checks every byte', async () => {
+  assert.ok(tarball, 'packed');
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  const i = await sh('npm', ['install', '--offline', '--omit=optional', '--no-audit', '--no-fund', tarball], app, 600_000);
+  assert.is(i.code, 0, i.err);
+  assert.not.ok(fs.existsSync(path.join(app, 'node_modules', 'usocket')), 'no usocket');
+  const v = await sh('npx', ['--offline', 'virtiofs-vmm', '--version'], app);
+  assert.match(v.out, /^virtiofs-vmm \d+\.\d+\.\d+/);
+  const s = await sh('npx', ['--offline', 'virtiofs', 'start'], app, 600_000);
+  assert.is(s.code, 0, `${s.out}\n${s.err}`);
+  assert.match(s.out, /^result: OK, every byte matches the host$/m);
+  assert.match(s.out, /^ {2}pass 2 {7}DAX\/FUSE_READ [\d.]+x on the 4 files through the window/m);
+  // vhost-user asked for without usocket: one line saying what to install.
+  const vu = await sh('npx', ['--offline', 'virtiofs-vmm', '--shared-dir', app, '--backend', 'vhost-user'], app);
+  assert.is(vu.code, 2, vu.err);
+  assert.match(vu.err, /--backend vhost-user: the vhost-user backend needs the optional package usocket/);
+  assert.is(vu.err.trim().split('\n').length, 1, vu.err);
+});
+
+/** Compiles a TypeScript file of the app against the installed package's declarations and runs it. */
+async function compileAndRun(name: string, source: string, moduleResolution: string): Promise<Run> {
+  fs.writeFileSync(path.join(app, `${name}.ts`), source);
+  fs.writeFileSync(path.join(app, `tsconfig.${name}.json`), JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', module: moduleResolution === 'node16' ? 'node16' : 'commonjs', moduleResolution, strict: true,
+      types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')], outDir: 'out', skipLibCheck: false,
+    },
+    files: [`${name}.ts`],
+  }));
+  const c = await sh(process.execPath, [TSC, '-p', `tsconfig.${name}.json`], app);
+  assert.is(c.code, 0, `tsc ${name}.ts:\n${c.out}${c.err}`);
+  return sh(process.execPath, [path.join('out', `${name}.js`)], app);
+}
+
+t("a TypeScript file imports the library: the VFS over the device model's in-memory filesystem, typed", async () => {
+  assert.ok(fs.existsSync(path.join(app, 'node_modules', 'virtiofs-dax')), 'installed');
+  const src = `import { Allocator, DeviceInstance, ErrnoError, InProcessTransport, MemFs, O_RDONLY, symlink, Vfs,
+  VirtioFsDriver, VirtiofsFileSystemType, fuseDeviceOf, type Stat } from 'virtiofs-dax';
+
+async function main(): Promise<void> {
+  const host = DeviceInstance.create({ sharedDir: '', tag: 'mem', cacheSize: 0, queueSize: 256, numRequestQueues: 1,
+    memory: 16 << 20, daxPolicy: 'none', readonly: true, logger: () => undefined,
+    filesystem: new MemFs({ 'a.txt': 'from memfs\\n', link: symlink('a.txt') }) }, { ram: 'buffer' });
+  const driver = await VirtioFsDriver.probe(new InProcessTransport(host.device.registers), host.memory, new Allocator(0, 16 << 20));
+  const type = new VirtiofsFileSystemType();
+  type.addDevice(fuseDeviceOf(driver, host.memory));
+  const vfs = new Vfs({ firstFd: 3 });
+  await vfs.mount(type, 'mem', '/', {});
+  const st: Stat = await vfs.stat('/link');
+  const fd = await vfs.open('/link', O_RDONLY);
+  const text = Buffer.from(await vfs.read(fd, 100)).toString();
+  await vfs.close(fd);
+  const missing = await vfs.stat('/nope').then(() => 'found', (e: unknown) => (e instanceof ErrnoError ? e.code : 'other'));
+  console.log(JSON.stringify({ size: st.size, text, missing }));
+  await vfs.umount('/');
+  await driver.close();
+  await host.close();
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });
+`;
+  for (const resolution of ['node', 'node16']) {
+    const r = await compileAndRun(`use-${resolution}`, src, resolution);
+    assert.is(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out), { size: 11, text: 'from memfs\n', missing: 'ENOENT' }, resolution);
+  }
+});
+
+t("the README's embedding example, as written, against the installed package", async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const m = /<!-- tests\/e2e\/package\.test\.ts runs this example as written[^>]*-->\n```ts\n([\s\S]*?)\n```/.exec(readme);
+  assert.ok(m, 'the README marks its example');
+  const r = await compileAndRun('readme-example', `${m![1]}\n`, 'node');
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out, 'hello, virtio-fs\nwritten by the guest\n', 'read through the window, then a file written to the host');
+});
+
+t.run();
