@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Allocator } from '../../core/allocator';
 import { Vfs } from '../../core/vfs';
 import { InProcessTransport } from '../../drivers/virtio-mmio/in-process-transport';
-import { VirtioFsDriver } from '../../drivers/virtio-fs/driver';
+import { VirtioFsDriver } from '../../drivers/virtio-fs';
 import { VirtiofsFileSystemType, fuseDeviceOf } from '../../fs/virtiofs';
 import { DeviceInstance } from '../vmm/instance';
 import { PassthroughFs } from '../vmm/passthrough';
