@@ -34,11 +34,15 @@ export interface ConnectVirtioFsOptions extends VirtioFsDriverOptions {
   timeoutMs?: number;
   /** The uid the device model must run as (default: ours). */
   peerUid?: number;
+  /** Take the request queues' doorbells when the device offers them (default true). */
+  doorbells?: boolean;
 }
 
 /** Connect to `address` (tcp:HOST:PORT or unix:PATH) and bring the device up. */
 export async function connectVirtioFs(address: string, options: ConnectVirtioFsOptions = {}): Promise<RemoteVirtioFs> {
-  const transport = await connectWire(address, options.token, { timeoutMs: options.timeoutMs, peerUid: options.peerUid });
+  const transport = await connectWire(address, options.token, {
+    timeoutMs: options.timeoutMs, peerUid: options.peerUid, doorbells: options.doorbells,
+  });
   let ram: RamFile | undefined;
   let window: WindowBacking | undefined;
   try {

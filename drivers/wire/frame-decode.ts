@@ -4,7 +4,7 @@
 
 import type { RegisterWidth } from '../transport';
 import {
-  FrameType, HEADER_SIZE, LENGTH_SIZE, MAP_FLAGS, MAX_FRAME_LENGTH, MAX_PATH, MAX_REASON, MAX_TOKEN,
+  DOORBELL_HANDOVER, FrameType, HEADER_SIZE, LENGTH_SIZE, MAP_FLAGS, MAX_FRAME_LENGTH, MAX_PATH, MAX_REASON, MAX_TOKEN,
   WELCOME_WINDOW, WireProtocolError, frameTypeName, type Frame, type WireErrorKind,
 } from './frame-types';
 
@@ -25,6 +25,8 @@ const sizes: Record<number, { fixed: number; tail: number }> = {
   [FrameType.Unmap]: { fixed: 24, tail: 0 },
   [FrameType.MapAck]: { fixed: 8, tail: 0 },
   [FrameType.Goodbye]: { fixed: 4, tail: MAX_REASON },
+  [FrameType.Doorbell]: { fixed: 16, tail: 2 * MAX_PATH },
+  [FrameType.DoorbellAck]: { fixed: 8, tail: 0 },
 };
 
 function bad(kind: WireErrorKind, msg: string): WireProtocolError {
@@ -118,7 +120,28 @@ export function decodePayload(type: number, reserved: number, payload: Uint8Arra
       return { type, seq: u32(0), moffset, len };
     }
     case FrameType.MapAck:
+    case FrameType.DoorbellAck:
       return { type, seq: u32(0), status: u32(4) };
+    case FrameType.Doorbell: {
+      const flags = u32(8);
+      if ((flags & ~DOORBELL_HANDOVER) !== 0) return bad('bad-field', `DOORBELL: unknown flags 0x${flags.toString(16)}`);
+      const kickLen = dv.getUint16(12, true), callLen = dv.getUint16(14, true);
+      if (kickLen + callLen !== tail.length) {
+        return bad('bad-size', `DOORBELL: path lengths ${kickLen} + ${callLen} but ${tail.length} bytes follow`);
+      }
+      if (kickLen > MAX_PATH || callLen > MAX_PATH) return bad('bad-field', `DOORBELL: a path above ${MAX_PATH} bytes`);
+      const handover = flags === DOORBELL_HANDOVER;
+      // Both paths to hand over; none to take back.
+      if (handover ? kickLen === 0 || callLen === 0 : tail.length !== 0) {
+        return bad('bad-field', handover ? 'DOORBELL: a hand-over without both paths' : 'DOORBELL: a take-back with paths');
+      }
+      let kick: string, call: string;
+      try {
+        kick = utf8Strict.decode(tail.subarray(0, kickLen));
+        call = utf8Strict.decode(tail.subarray(kickLen));
+      } catch { return bad('bad-field', 'DOORBELL: path is not UTF-8'); }
+      return { type, seq: u32(0), queue: u32(4), handover, kick, call };
+    }
   }
   return bad('unknown-type', `unknown frame type ${type}`); // unreachable: sizes covers every type
 }

@@ -3,7 +3,7 @@
 
 import type { RegisterWidth } from '../transport';
 import {
-  FrameType, HEADER_SIZE, LENGTH_SIZE, MAP_FLAGS, MAX_PATH, MAX_REASON, MAX_TOKEN, WELCOME_WINDOW,
+  DOORBELL_HANDOVER, FrameType, HEADER_SIZE, LENGTH_SIZE, MAP_FLAGS, MAX_PATH, MAX_REASON, MAX_TOKEN, WELCOME_WINDOW,
   WIRE_MAGIC, WIRE_VERSION, type Frame, type FrameTypeCode, type MapFrame, type WelcomeInfo,
 } from './frame-types';
 
@@ -159,6 +159,31 @@ export function encodeMapAck(seq: number, status: number): Uint8Array {
   return buf;
 }
 
+/** Hand queue `queue`'s doorbells over (both paths), or take them back (null). */
+export function encodeDoorbell(seq: number, queue: number, bells: { kick: string; call: string } | null): Uint8Array {
+  checkU32('seq', seq); checkU32('queue', queue);
+  const kick = bells ? bytesOf('kick path', bells.kick, MAX_PATH) : new Uint8Array(0);
+  const call = bells ? bytesOf('call path', bells.call, MAX_PATH) : new Uint8Array(0);
+  if (bells && (kick.length === 0 || call.length === 0)) throw new RangeError('wire: a doorbell path is empty');
+  const [buf, dv] = frame(FrameType.Doorbell, 16 + kick.length + call.length);
+  dv.setUint32(8, seq, true);
+  dv.setUint32(12, queue, true);
+  dv.setUint32(16, bells ? DOORBELL_HANDOVER : 0, true);
+  dv.setUint16(20, kick.length, true);
+  dv.setUint16(22, call.length, true);
+  buf.set(kick, 24);
+  buf.set(call, 24 + kick.length);
+  return buf;
+}
+
+export function encodeDoorbellAck(seq: number, status: number): Uint8Array {
+  checkU32('seq', seq); checkU32('status', status);
+  const [buf, dv] = frame(FrameType.DoorbellAck, 8);
+  dv.setUint32(8, seq, true);
+  dv.setUint32(12, status, true);
+  return buf;
+}
+
 /** Any frame, by its type. Throws RangeError on fields out of range. */
 export function encodeFrame(f: Frame): Uint8Array {
   switch (f.type) {
@@ -174,5 +199,7 @@ export function encodeFrame(f: Frame): Uint8Array {
     case FrameType.Unmap: return encodeUnmap(f.seq, f.moffset, f.len);
     case FrameType.MapAck: return encodeMapAck(f.seq, f.status);
     case FrameType.Goodbye: return encodeGoodbye(f.code, f.reason);
+    case FrameType.Doorbell: return encodeDoorbell(f.seq, f.queue, f.handover ? { kick: f.kick, call: f.call } : null);
+    case FrameType.DoorbellAck: return encodeDoorbellAck(f.seq, f.status);
   }
 }

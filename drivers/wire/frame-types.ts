@@ -26,6 +26,8 @@ export const MAP_READ = 2;
 export const MAP_FLAGS = MAP_WRITE | MAP_READ;
 /** WELCOME flags. */
 export const WELCOME_WINDOW = 1;
+/** DOORBELL flags: set, the paths are the queue's doorbells; clear, they are taken back. */
+export const DOORBELL_HANDOVER = 1;
 
 export const FrameType = {
   Hello: 1,
@@ -40,6 +42,8 @@ export const FrameType = {
   Unmap: 10,
   MapAck: 11,
   Goodbye: 12,
+  Doorbell: 13,
+  DoorbellAck: 14,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
@@ -49,7 +53,7 @@ for (const [k, v] of Object.entries(FrameType)) typeNames[v] = k.toUpperCase();
 export function frameTypeName(type: number): string {
   const n = typeNames[type];
   if (n === undefined) return `type ${type}`;
-  return n.replace(/^REG/, 'REG_').replace(/^MAPACK$/, 'MAP_ACK');
+  return n.replace(/^REG/, 'REG_').replace(/^MAPACK$/, 'MAP_ACK').replace(/^DOORBELLACK$/, 'DOORBELL_ACK');
 }
 
 export interface SharedRam {
@@ -89,11 +93,19 @@ export interface UnmapFrame { type: 10; seq: number; moffset: number; len: numbe
 /** status 0: applied; otherwise the errno the guest met applying it. */
 export interface MapAckFrame { type: 11; seq: number; status: number }
 export interface GoodbyeFrame { type: 12; code: number; reason: string }
+/**
+ * A request queue's kick and call FIFOs (ioeventfd and irqfd, as KVM gives
+ * them to vhost-user), handed to the guest or taken back. `kick`/`call` are
+ * host paths when `handover`, both '' when taken back.
+ */
+export interface DoorbellFrame { type: 13; seq: number; queue: number; handover: boolean; kick: string; call: string }
+/** status 0: done (handed over: the guest now kicks and reads calls itself); else the errno it declined with. */
+export interface DoorbellAckFrame { type: 14; seq: number; status: number }
 
 export type Frame =
   | HelloFrame | WelcomeFrame | RefuseFrame | RegReadFrame | RegValueFrame
   | RegWriteFrame | NotifyFrame | InterruptFrame | MapFrame | UnmapFrame
-  | MapAckFrame | GoodbyeFrame;
+  | MapAckFrame | GoodbyeFrame | DoorbellFrame | DoorbellAckFrame;
 
 export type WireErrorKind =
   | 'oversized'    // length field above the maximum

@@ -1,17 +1,24 @@
 // The guest side of the wire (docs/PROTOCOL.md): an MmioTransport whose
 // register accesses are frames on a TCP or unix-socket connection to the
 // device model. A lost connection fails every pending read with EIO at once.
+// Queues whose doorbells the device handed over (DOORBELL) are kicked and
+// interrupted through the back-end's FIFOs instead (doorbells.node.ts).
 
 import * as net from 'node:net';
 import { Errno, ErrnoError } from '../../core/errno';
 import type { MmioTransport, RegisterWidth } from '../transport';
 import { parseWireAddress, type WireAddress } from './address';
+import { GuestDoorbells } from './doorbells.node';
 import { WirePeer } from './peer.node';
 import {
-  encodeGoodbye, encodeHello, encodeMapAck, encodeNotify, encodeRegRead, encodeRegWrite,
+  encodeDoorbellAck, encodeGoodbye, encodeHello, encodeMapAck, encodeNotify, encodeRegRead, encodeRegWrite,
   Frame, FrameDecoder, FrameType, frameTypeName, QUEUE_NOTIFY_OFFSET, WelcomeInfo,
   WIRE_VERSION, WireProtocolError,
 } from './frames';
+
+/** virtio-mmio InterruptACK, and InterruptStatus bit 0 (a used buffer). */
+const INTERRUPT_ACK_OFFSET = 0x64;
+const INT_VRING = 1;
 
 export interface MapEvent {
   seq: number;
@@ -46,6 +53,10 @@ export interface WireTransport extends MmioTransport {
   readonly peer: WirePeer;
   /** Close with GOODBYE(errno, reason): the device broke a rule the guest checks. */
   abort(errno: number, reason: string): void;
+  /** The queues' doorbells this guest holds, and how often it used them. */
+  readonly doorbells: GuestDoorbells;
+  /** QueueNotify register frames sent for `queue` (kicks through a doorbell are not frames). */
+  notifyFrames(queue: number): number;
 }
 
 export interface ConnectOptions {
@@ -53,6 +64,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** The uid the listener must belong to before the token is sent (default: ours). */
   peerUid?: number;
+  /** Take the queues' doorbells when the device offers them (default true); false declines. */
+  doorbells?: boolean;
 }
 
 /** Connect to a device model and do the handshake. Rejects with an ErrnoError. */
@@ -67,7 +80,7 @@ export function connectWire(address: string, token?: string | Uint8Array, opts: 
   }
   const tokenBytes = typeof token === 'string' ? new TextEncoder().encode(token) : token ?? new Uint8Array(0);
   const peer = new WirePeer(a, socket, opts.peerUid ?? process.geteuid?.() ?? 0);
-  const t = new TcpWireTransport(socket, peer, tokenBytes, opts.timeoutMs ?? 5000);
+  const t = new TcpWireTransport(socket, peer, tokenBytes, opts.timeoutMs ?? 5000, opts.doorbells ?? true);
   return t.ready;
 }
 
@@ -97,8 +110,13 @@ class TcpWireTransport implements WireTransport {
   private mapChain: Promise<void> = Promise.resolve();
   private settle!: { resolve(t: WireTransport): void; reject(e: Error): void };
   private timer: NodeJS.Timeout | null;
+  readonly doorbells: GuestDoorbells;
+  /** Inside a doorbell interrupt: its InterruptACK is ours to drop (the device never set the bit). */
+  private inDoorbell = false;
 
-  constructor(private readonly socket: net.Socket, readonly peer: WirePeer, token: Uint8Array, timeoutMs: number) {
+  constructor(private readonly socket: net.Socket, readonly peer: WirePeer, token: Uint8Array, timeoutMs: number,
+              private readonly takeDoorbells: boolean) {
+    this.doorbells = new GuestDoorbells(peer, () => this.doorbellInterrupt());
     this.ready = new Promise((resolve, reject) => { this.settle = { resolve, reject }; });
     this.timer = setTimeout(() => this.fail(new ErrnoError(Errno.ETIMEDOUT, `wire: no WELCOME within ${timeoutMs} ms`)), timeoutMs);
     socket.setNoDelay(true);
@@ -143,13 +161,21 @@ class TcpWireTransport implements WireTransport {
 
   write(offset: number, width: RegisterWidth, value: number): void {
     if (this.state !== 'open') return; // posted: a write to a gone device is lost, as on hardware
-    this.post(offset === QUEUE_NOTIFY_OFFSET && width === 4 ? encodeNotify(value) : encodeRegWrite(offset, width, value));
+    if (offset === QUEUE_NOTIFY_OFFSET && width === 4) { this.notify(value); return; }
+    // A doorbell interrupt never set InterruptStatus at the device: nothing to acknowledge there.
+    if (this.inDoorbell && offset === INTERRUPT_ACK_OFFSET && (value & ~INT_VRING) === 0) return;
+    this.post(encodeRegWrite(offset, width, value));
   }
 
   notify(queue: number): void {
     if (this.state !== 'open') return;
+    if (this.doorbells.kick(queue)) return;
+    this.notifiesSent.set(queue, (this.notifiesSent.get(queue) ?? 0) + 1);
     this.post(encodeNotify(queue));
   }
+
+  private readonly notifiesSent = new Map<number, number>();
+  notifyFrames(queue: number): number { return this.notifiesSent.get(queue) ?? 0; }
 
   /** The device model is another process. */
   readonly concurrent = true;
@@ -215,6 +241,7 @@ class TcpWireTransport implements WireTransport {
     this.closeReason = reason;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.doorbells.releaseAll(); // the device model reads the calls again
     if (!this.socket.writableEnded) this.socket.destroy();
     else this.socket.setTimeout(1000, () => this.socket.destroy()); // GOODBYE is on its way
     const reads = [...this.reads.values()];
@@ -293,10 +320,43 @@ class TcpWireTransport implements WireTransport {
         const ev: UnmapEvent = { seq: f.seq, moffset: f.moffset, len: f.len };
         return this.apply(f.seq, () => this.unmapHandler?.(ev));
       }
+      case FrameType.Doorbell:
+        return this.doorbell(f.seq, f.queue, f.handover ? { kick: f.kick, call: f.call } : null);
       case FrameType.Goodbye:
         return this.fail(new ErrnoError(Errno.EIO, `wire: device said goodbye (${f.code}): ${f.reason}`));
       default:
         return this.protocolError(`device sent guest-only or handshake frame ${frameTypeName(f.type)}`);
+    }
+  }
+
+  /** Take a queue's doorbells (after the trust checks), decline them, or give them back; then ack. */
+  private doorbell(seq: number, queue: number, bells: { kick: string; call: string } | null): void {
+    let status = 0;
+    if (!bells) {
+      this.doorbells.release(queue);
+    } else if (!this.takeDoorbells) {
+      status = Errno.EOPNOTSUPP;
+    } else {
+      try {
+        this.doorbells.take(queue, bells.kick, bells.call);
+      } catch (e) {
+        const msg = (e as Error).message;
+        return this.abort((e as ErrnoError).errno ?? Errno.EPROTO, msg);
+      }
+    }
+    this.socket.write(encodeDoorbellAck(seq, status));
+  }
+
+  /** Call-FIFO data: a used-buffer interrupt of that queue, as an INTERRUPT frame with bit 0 would be. */
+  private doorbellInterrupt(): void {
+    if (this.state !== 'open') return;
+    this.inDoorbell = true;
+    try {
+      for (const h of this.interruptHandlers) {
+        try { h(INT_VRING); } catch { /* the driver's bug, not the wire's */ }
+      }
+    } finally {
+      this.inDoorbell = false;
     }
   }
 

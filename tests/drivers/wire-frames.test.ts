@@ -25,6 +25,9 @@ const samples: Frame[] = [
   { type: FrameType.Unmap, seq: 10, moffset: 0, len: 2 ** 34 },
   { type: FrameType.MapAck, seq: 10, status: 0 },
   { type: FrameType.Goodbye, code: 0, reason: '' },
+  { type: FrameType.Doorbell, seq: 3, queue: 1, handover: true, kick: '/proc/12/fd/30', call: '/proc/12/fd/31' },
+  { type: FrameType.Doorbell, seq: 4, queue: 1, handover: false, kick: '', call: '' },
+  { type: FrameType.DoorbellAck, seq: 4, status: 95 },
 ];
 
 t('every type round-trips through encodeFrame/decodeFrame', () => {

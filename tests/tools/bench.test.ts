@@ -27,6 +27,14 @@ t('defaults: read, 4k, psync, both paths, 2 s; io_size alone ends the job', () =
   assert.is(parseArgs(['--io-size', '8k']).jobs[0]!.ioSize, 8192, "'-' spelling too");
 });
 
+t('--backend and --no-doorbells choose the spawned vmm and the guest\'s doorbells', () => {
+  const a = parseArgs(['--backend', 'vhost-user', '--no-doorbells', '--dax', 'never']);
+  assert.equal([a.backend, a.doorbells], ['vhost-user', false]);
+  const d = parseArgs([]);
+  assert.equal([d.backend, d.doorbells], [undefined, true]);
+  assert.throws(() => parseArgs(['--backend', 'qemu']), /--backend: passthrough or vhost-user/);
+});
+
 t('globals before the first --name apply to every job; a job overrides them', () => {
   const a = parseArgs(['--bs', '8k', '--size', '2M', '--name', 'a', '--name', 'b', '--bs', '16k']);
   assert.equal(a.jobs.map((j) => [j.name, j.bs, j.size]), [['a', 8192, 2097152], ['b', 16384, 2097152]]);

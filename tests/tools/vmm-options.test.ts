@@ -19,6 +19,8 @@ t('defaults are QEMU-like', () => {
   assert.is(o.daxPolicy, 'always');
   assert.is(o.backend, 'passthrough');
   assert.is(o.readonly, false);
+  assert.is(o.doorbells, true);
+  assert.is(parseVmmArgs(['--shared-dir', '/tmp', '--backend', 'vhost-user', '--no-doorbells'])!.doorbells, false);
 });
 
 t('every option is read', () => {

@@ -35,7 +35,7 @@ export async function guestJob(
 ): Promise<JobResult> {
   const mount = await mountShare({
     connect: target.connect, token: target.token, tokenFile: target.tokenFile,
-    dax: path === 'dax' ? 'always' : 'never', chunkSize, options: spec.mount,
+    dax: path === 'dax' ? 'always' : 'never', chunkSize, options: spec.mount, doorbells: target.doorbells,
   });
   try {
     const vfs = mount.vfs;

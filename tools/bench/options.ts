@@ -53,6 +53,10 @@ export interface BenchArgs {
   plot?: string;
   quiet: boolean;
   host: boolean;
+  /** The spawned device model's backend (virtiofs-vmm --backend); default passthrough. */
+  backend?: 'passthrough' | 'vhost-user';
+  /** false: the guest declines the request queues' doorbells (vhost-user). */
+  doorbells: boolean;
   /** micro-dax: lookups per size. */
   microOps?: number;
 }
@@ -79,7 +83,7 @@ const NOT_MODELLED: Record<string, string> = {
   mmap: 'the guest maps nothing into a process: reads copy out of the DAX window, which is what --ioengine psync with DAX measures',
   splice: 'splice is not modelled; use psync', null: 'the null engine does no I/O; bench dax-manager measures the window manager alone',
 };
-const FLAGS = new Set(['json', 'help', 'quiet', 'time_based', 'group_reporting', 'no-host', 'version']);
+const FLAGS = new Set(['json', 'help', 'quiet', 'time_based', 'group_reporting', 'no-host', 'version', 'no-doorbells']);
 
 export function parseRuntime(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)?\s*$/i.exec(text);
@@ -127,12 +131,12 @@ function tokens(argv: readonly string[]): [string, string][] {
 
 /** Options are spelt with '_' as fio does (io_size); '-' is accepted too. */
 const GLOBAL_ONLY = new Set(['connect', 'token_file', 'directory', 'cache_size', 'chunk_size', 'json', 'output_format',
-  'plot', 'quiet', 'no_host', 'matrix', 'micro', 'help', 'ops', 'version']);
+  'plot', 'quiet', 'no_host', 'no_doorbells', 'backend', 'matrix', 'micro', 'help', 'ops', 'version']);
 const JOB_KEYS = new Set(['name', 'rw', 'readwrite', 'bs', 'blocksize', 'size', 'filesize', 'runtime', 'io_size', 'io_limit',
   'iodepth', 'numjobs', 'ioengine', 'dax', 'randseed', 'time_based', 'group_reporting', 'direct', 'filename']);
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { mode: 'jobs', jobs: [], json: false, output: 'normal', quiet: false, host: true };
+  const args: BenchArgs = { mode: 'jobs', jobs: [], json: false, output: 'normal', quiet: false, host: true, doorbells: true };
   const global: Section = new Map();
   const sections: Section[] = [];
   for (const [rawKey, value] of tokens(argv)) {
@@ -153,6 +157,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         case 'plot': args.plot = value; break;
         case 'quiet': args.quiet = true; break;
         case 'no_host': args.host = false; break;
+        case 'no_doorbells': args.doorbells = false; break;
+        case 'backend':
+          if (value !== 'passthrough' && value !== 'vhost-user') throw new UsageError(`--backend: passthrough or vhost-user, not "${value}"`);
+          args.backend = value; break;
         case 'matrix':
           if (value !== 'seed002' && value !== 'window') throw new UsageError(`--matrix: unknown matrix "${value}" (known: seed002, window)`);
           args.mode = 'matrix'; args.matrix = value; break;
@@ -267,6 +275,9 @@ Device model:
   --directory DIR           host directory of the files (the share's root; needed with --connect)
   --cache-size SIZE         DAX window of the spawned device model (default: the files' size, a power of two; 0 with --dax never)
   --chunk-size SIZE         DAX chunk size of the guest mount (default 2M)
+  --backend KIND            the spawned device model's backend: passthrough (default) or vhost-user
+  --no-doorbells            the guest declines the request queues' kick and call FIFOs (vhost-user):
+                            every kick and interrupt through the device model
 
 Output:
   --output-format=json      fio's JSON layout on stdout (jobs[].jobname NAME.dax/.fuse/.host, read.bw, iops, clat_ns...)

@@ -19,6 +19,8 @@ export interface Target {
   readonly directory: string;
   /** The device model's pid when we started it (for profiles, reports). */
   readonly vmmPid?: number;
+  /** false: guests decline the doorbells (--no-doorbells). */
+  readonly doorbells?: boolean;
   close(): Promise<void>;
 }
 
@@ -93,21 +95,22 @@ export async function openTarget(args: BenchArgs, sets: readonly FileSet[], dax 
   if (args.connect) {
     const directory = path.resolve(args.directory!);
     ensureFiles(directory, sets);
-    return { connect: args.connect, tokenFile: args.tokenFile, directory, async close() {} };
+    return { connect: args.connect, tokenFile: args.tokenFile, directory, doorbells: args.doorbells, async close() {} };
   }
   const directory = args.directory ? path.resolve(args.directory) : scratchDir();
   const owned = !args.directory;
   let vmm: VmmChild | undefined;
   try {
     ensureFiles(directory, sets);
-    vmm = await spawnVmm(['--shared-dir', directory, '--cache-size', windowFor(sets, args.cacheSize, dax, args.chunkSize, args.matrix)]);
+    vmm = await spawnVmm(['--shared-dir', directory, '--cache-size', windowFor(sets, args.cacheSize, dax, args.chunkSize, args.matrix),
+      ...(args.backend ? ['--backend', args.backend] : [])]);
   } catch (e) {
     if (owned) fs.rmSync(directory, { recursive: true, force: true });
     throw e;
   }
   const child = vmm;
   return {
-    connect: child.address, token: child.token, directory, vmmPid: child.child.pid,
+    connect: child.address, token: child.token, directory, vmmPid: child.child.pid, doorbells: args.doorbells,
     async close() {
       try { await child.stop(); } finally { if (owned) fs.rmSync(directory, { recursive: true, force: true }); }
     },

@@ -62,8 +62,9 @@ const wire: FuzzTarget = {
     W.encodeRefuse(13, 'bad token'), W.encodeRegRead(7, 0x70, 4), W.encodeRegValue(7, 0x1234), W.encodeRegWrite(0x70, 4, 1),
     W.encodeNotify(1), W.encodeInterrupt(1), W.encodeMap({ seq: 1, flags: 2, moffset: 0, len: 4096, foffset: 0, path: '/proc/1/fd/9' }),
     W.encodeUnmap(2, 0, 4096), W.encodeMapAck(1, 0), W.encodeGoodbye(0, 'bye'),
+    W.encodeDoorbell(3, 1, { kick: '/proc/1/fd/10', call: '/proc/1/fd/11' }), W.encodeDoorbell(4, 1, null), W.encodeDoorbellAck(3, 0),
   ].map((f) => Uint8Array.of(255, ...f)),
-  dictionary: [u32(W.WIRE_MAGIC), u16(1), ...Array.from({ length: 13 }, (_, i) => u16(i)), u32(W.MAX_FRAME_LENGTH), u32(2 ** 31)],
+  dictionary: [u32(W.WIRE_MAGIC), u16(1), ...Array.from({ length: 15 }, (_, i) => u16(i)), u32(W.MAX_FRAME_LENGTH), u32(2 ** 31)],
 };
 
 // ---- FUSE requests (device side) ----------------------------------------------

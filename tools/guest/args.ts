@@ -21,6 +21,8 @@ export interface GuestArgs {
   /** Seconds (mount option request-timeout); undefined: the default. */
   requestTimeout?: string;
   aggressive: boolean;
+  /** --no-doorbells: decline the request queues' doorbells (every kick and interrupt via the device model). */
+  noDoorbells?: boolean;
   json: boolean;
   /** The command and its words; empty for --help. */
   command: string;
@@ -43,6 +45,8 @@ options:
   --dax-placement P     lifo (OSv's chunk stack, default) or lru (Linux's range pool)
   --no-dax-adaptive     map every DAX miss (default: under heavy eviction misses go to FUSE_READ/WRITE)
   --aggressive          on a DAX miss map the rest of the file (OSv's prefetch)
+  --no-doorbells         decline the request queues' kick and call FIFOs (vhost-user): kicks and
+                        interrupts then go through the device model
   --request-timeout S   seconds before FUSE_INTERRUPT; as long again aborts the connection (default 30; 0 none)
   --json                print the same data as JSON (one document per command)
   --version             the version
@@ -141,6 +145,7 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
         break;
       }
       case '--aggressive': out.aggressive = true; break;
+      case '--no-doorbells': out.noDoorbells = true; break;
       case '--json': out.json = true; break;
       case '-h': case '--help': out.command = 'help'; return out;
       case '--version': case '-V': out.command = 'version'; return out;

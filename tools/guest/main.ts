@@ -63,7 +63,7 @@ async function readStdin(): Promise<Uint8Array> {
 async function withShare(args: GuestArgs, fn: (ctx: ShellContext) => Promise<number>): Promise<number> {
   const m = await mountShare({
     connect: args.connect!, tokenFile: args.tokenFile, tag: args.tag, dax: args.dax, chunkSize: args.chunkSize, requestTimeout: args.requestTimeout,
-    aggressive: args.aggressive,
+    aggressive: args.aggressive, doorbells: !args.noDoorbells,
     options: { ...(args.placement ? { 'dax-placement': args.placement } : {}), ...(args.adaptive ? {} : { 'dax-adaptive': 'off' }) },
   });
   try {

@@ -33,6 +33,8 @@ export interface MountOptions {
   /** Busy-poll bound after a notify, microseconds (0: off; default the driver's). */
   busyPollUs?: number;
   timeoutMs?: number;
+  /** Take the request queues' doorbells when the device offers them (default true). */
+  doorbells?: boolean;
   /** Where the layers' background failures go (default: stderr, "virtiofs: ..."). */
   log?: Log;
   /** Told once when the device model ends the connection (default: one line on stderr). */
@@ -75,7 +77,7 @@ export async function mountShare(opts: MountOptions): Promise<GuestMount> {
   try {
     remote = await connectVirtioFs(opts.connect, {
       token: resolveToken(opts), timeoutMs: opts.timeoutMs, requestQueues: opts.requestQueues, logger: log,
-      busyPollUs: opts.busyPollUs,
+      busyPollUs: opts.busyPollUs, doorbells: opts.doorbells,
     });
   } catch (err) {
     if (err instanceof ErrnoError && err.errno !== Errno.EINVAL) throw new ErrnoError(err.errno, connectError(opts.connect, err));

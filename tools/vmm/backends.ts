@@ -6,6 +6,7 @@ import type { MemoryBacking } from '../../core/memory';
 import { isRamFile } from '../../core/ram.node';
 import type { VmmOptions } from './options';
 import type { VirtioFsBackend, VirtioFsDeviceSink } from './virtio-fs-device';
+import type { DeviceLink } from './wire-server';
 import { VhostUserBackend, VhostUserFrontend } from './vhost-user';
 
 export type BackendFactory = (sink: VirtioFsDeviceSink, ram: MemoryBacking) => VirtioFsBackend;
@@ -22,10 +23,13 @@ export function startFrontend(opts: VmmOptions): Promise<VhostUserFrontend> {
  * file (core/ram.node.ts: a sealed memfd, mapped, or a /dev/shm file): its fd
  * goes to the daemon.
  */
-export function vhostUserBackend(frontend: VhostUserFrontend): BackendFactory {
+export function vhostUserBackend(frontend: VhostUserFrontend, doorbellsTo?: DeviceLink): BackendFactory {
   return (sink, ram) => {
     if (!isRamFile(ram)) throw new Error('vhost-user: guest RAM must be a shared-memory file');
-    return new VhostUserBackend(frontend, sink, { ramFd: ram.fd, ramSize: ram.size });
+    // Doorbells are host FIFOs: only a guest on this host can open them.
+    const link = doorbellsTo?.sameHost ? doorbellsTo : undefined;
+    const handOver = link?.doorbell && ((q: number, bells: { kick: string; call: string } | null) => link.doorbell!(q, bells));
+    return new VhostUserBackend(frontend, sink, { ramFd: ram.fd, ramSize: ram.size, handOver });
   };
 }
 

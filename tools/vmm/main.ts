@@ -31,7 +31,8 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
       instance = DeviceInstance.create({
         sharedDir: opts.sharedDir, tag: opts.tag, cacheSize: opts.cacheSize, queueSize: opts.queueSize,
         numRequestQueues: opts.numRequestQueues, memory: opts.memory, daxPolicy: opts.daxPolicy,
-        readonly: opts.readonly, logger: log, backend: frontend && vhostUserBackend(frontend),
+        readonly: opts.readonly, logger: log,
+        backend: frontend && vhostUserBackend(frontend, opts.doorbells === false ? undefined : link),
         caps: { maxHandles: opts.maxOpenFiles, maxInodes: opts.maxInodes, maxRequests: opts.maxRequests },
       }, { ram: 'shm', link });
     } catch (err) {
@@ -42,15 +43,18 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
     devices.live.add(instance);
     const regs = instance.device.registers;
     regs.setInterruptHandler(() => link.interrupt(regs.interruptStatus));
+    // QueueNotify register frames per queue, logged at the end: with doorbells a request queue has none.
+    const notifies = new Map<number, number>();
     log(`guest ${link.peer} connected`);
     return {
       ram: { path: instance.ramPath, base: 0, size: opts.memory },
       window: instance.window ? { base: instance.device.window!.base, size: instance.window.size } : null,
       readRegister: (offset, width) => regs.read(offset, width),
       writeRegister: (offset, width, value) => regs.write(offset, width, value),
-      notify: (queue) => regs.write(0x050, 4, queue),
+      notify: (queue) => { notifies.set(queue, (notifies.get(queue) ?? 0) + 1); regs.write(0x050, 4, queue); },
       close: (reason) => {
-        log(`guest ${link.peer} gone: ${reason.message}`);
+        const counts = [...notifies].sort((a, b) => a[0] - b[0]).map(([q, n]) => `${q}=${n}`).join(' ') || 'none';
+        log(`guest ${link.peer} gone: ${reason.message} (QueueNotify frames by queue: ${counts})`);
         devices.live.delete(instance);
         const done: Promise<void> = instance.close()
           .catch((err) => { log(`closing the device of ${link.peer}: ${(err as Error).message}`); })

@@ -37,6 +37,8 @@ export interface VmmOptions {
   maxInodes: number;
   maxRequests: number;
   maxQueuedBytes: number;
+  /** vhost-user: hand each request queue's kick and call FIFOs to a guest on this host (default true). */
+  doorbells?: boolean;
 }
 
 export const DEFAULTS = {
@@ -76,6 +78,8 @@ over TCP or a unix socket by a guest (npm run guest, npm start).
   --socket-path PATH          with vhost-user: attach to a daemon already listening there instead
   --token-file FILE           secret a guest must present; created (mode 0600) when absent
   --readonly                  refuse every write (EROFS)
+  --no-doorbells              with vhost-user: keep each request queue's kick and call FIFOs here
+                              (by default a guest on this host gets them: no device-model hop per request)
   --fuse-mount DIR            also mount the share on DIR through the host kernel's FUSE client
                               (/dev/fuse; needs root), so any host tool can use the same server
   --version                   the version
@@ -129,6 +133,7 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
         'socket-path': { type: 'string' },
         'token-file': { type: 'string' },
         readonly: { type: 'boolean' },
+        'no-doorbells': { type: 'boolean' },
         version: { type: 'boolean' },
         'fuse-mount': { type: 'string' },
         'max-guests': { type: 'string' },
@@ -205,6 +210,7 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
     maxInodes: positiveInt('max-inodes', v['max-inodes'] ?? String(DEFAULTS.maxInodes)),
     maxRequests: positiveInt('max-requests', v['max-requests'] ?? String(DEFAULTS.maxRequests)),
     maxQueuedBytes,
+    doorbells: !v['no-doorbells'],
   };
 }
 

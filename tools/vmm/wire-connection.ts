@@ -7,11 +7,11 @@
 import type * as net from 'node:net';
 import { Errno, ErrnoError } from '../../core/errno';
 import {
-  CacheWindow, encodeGoodbye, encodeInterrupt, encodeMap, encodeRefuse, encodeRegValue,
+  CacheWindow, encodeDoorbell, encodeGoodbye, encodeInterrupt, encodeMap, encodeRefuse, encodeRegValue,
   encodeUnmap, encodeWelcome, Frame, FrameDecoder, FrameType, frameTypeName, MAP_READ, MAP_WRITE,
   QUEUE_NOTIFY_OFFSET, WIRE_MAGIC, WIRE_VERSION, WireProtocolError,
 } from '../../drivers/wire/frames';
-import type { DeviceLink, DeviceSession, MapRequest, WireServer } from './wire-server';
+import { isLoopback, type DeviceLink, type DeviceSession, type Doorbells, type MapRequest, type WireServer } from './wire-server';
 
 /** Output bytes queued for one guest before its frames stop being read. */
 export const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;
@@ -21,6 +21,7 @@ export const DEFAULT_STALL_MS = 30_000;
 
 type RegisterFrame = Extract<Frame, { type: 4 | 6 | 7 }>;
 interface PendingMap { resolve(): void; reject(e: Error): void }
+interface PendingDoorbell { resolve(status: number): void; reject(e: Error): void }
 
 /** One guest connection: handshake, then frames to session calls. */
 export class Connection implements DeviceLink {
@@ -32,6 +33,8 @@ export class Connection implements DeviceLink {
   private busy = false;
   private readonly maps = new Map<number, PendingMap>();
   private nextSeq = 1;
+  private readonly bells = new Map<number, PendingDoorbell>();
+  private nextBellSeq = 1;
   /** Frames the device sent before WELCOME went out. */
   private early: Uint8Array[] | null = [];
   private helloTimer: NodeJS.Timeout | null;
@@ -66,6 +69,11 @@ export class Connection implements DeviceLink {
 
   get closed(): boolean {
     return this.state === 'closed';
+  }
+
+  get sameHost(): boolean {
+    const a = this.socket.remoteAddress;
+    return a === undefined || isLoopback(a); // no remote address: a unix socket
   }
 
   /** Output bytes waiting to be sent. */
@@ -108,6 +116,23 @@ export class Connection implements DeviceLink {
     return this.awaitAck(seq, frame);
   }
 
+  doorbell(queue: number, bells: Doorbells | null): Promise<number> {
+    if (this.closed) return Promise.reject(new ErrnoError(Errno.EIO, 'wire: connection closed'));
+    let seq = this.nextBellSeq;
+    while (this.bells.has(seq)) seq = (seq + 1) >>> 0;
+    this.nextBellSeq = (seq + 1) >>> 0;
+    let frame: Uint8Array;
+    try {
+      frame = encodeDoorbell(seq, queue, bells);
+    } catch (e) {
+      return Promise.reject(new ErrnoError(Errno.EINVAL, (e as Error).message));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.bells.set(seq, { resolve, reject });
+      this.send(frame);
+    });
+  }
+
   close(reason = 'closed by the device', code = 0): void {
     this.finish(reason, code >= 0 ? encodeGoodbye(code, reason) : null);
   }
@@ -131,6 +156,8 @@ export class Connection implements DeviceLink {
     const gone = new ErrnoError(Errno.EIO, `wire: connection closed: ${reason}`);
     for (const p of this.maps.values()) p.reject(gone);
     this.maps.clear();
+    for (const p of this.bells.values()) p.reject(gone);
+    this.bells.clear();
     const s = this.session;
     this.session = null;
     if (s && wasOpen) {
@@ -264,6 +291,13 @@ export class Connection implements DeviceLink {
         this.maps.delete(f.seq);
         if (f.status === 0) p.resolve();
         else p.reject(new ErrnoError(f.status, `wire: guest could not apply mapping seq ${f.seq}`));
+        return;
+      }
+      case FrameType.DoorbellAck: {
+        const p = this.bells.get(f.seq);
+        if (!p) return this.protocolError(`DOORBELL_ACK for unknown seq ${f.seq}`);
+        this.bells.delete(f.seq);
+        p.resolve(f.status);
         return;
       }
       case FrameType.Goodbye:

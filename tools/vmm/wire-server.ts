@@ -38,15 +38,27 @@ export interface MapRequest {
   path: string;
 }
 
+/** A queue's kick and call FIFOs, as paths the guest can open (/proc/<pid>/fd/<n>). */
+export interface Doorbells {
+  kick: string;
+  call: string;
+}
+
 /** What the device side can send to its guest. */
 export interface DeviceLink {
   readonly peer: string;
   readonly closed: boolean;
+  /** The guest is on this host (a unix socket, or loopback TCP): it can open our files. */
+  readonly sameHost?: boolean;
   interrupt(bits: number): void;
   /** Resolves once the guest has applied the mapping (MAP_ACK); rejects with
    *  EIO if the connection goes, or the guest's errno if it could not. */
   map(m: MapRequest): Promise<void>;
   unmap(moffset: number, len: number): Promise<void>;
+  /** Hand queue `queue`'s doorbells to the guest (DOORBELL), or take them
+   *  back (null); absent on a link that cannot. Resolves with the guest's DOORBELL_ACK status (0: done;
+   *  an errno: declined); rejects with EIO if the connection goes. */
+  doorbell?(queue: number, bells: Doorbells | null): Promise<number>;
   /** Say GOODBYE and close. */
   close(reason?: string): void;
 }
@@ -72,7 +84,7 @@ export interface WireServerOptions {
   stallMs?: number;
 }
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
   const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
   return net.isIPv4(v4) && v4.startsWith('127.');

@@ -9,6 +9,12 @@
 // socket or a dead daemon makes the backend broken: the sink is told once,
 // and every later queueReady is refused the same way, so the device stays
 // in DEVICE_NEEDS_RESET and the driver fails its requests instead of hanging.
+//
+// Doorbells: once a request queue is live, its kick and call FIFOs are
+// offered to the guest (`handOver`, the wire's DOORBELL); once it accepts,
+// it kicks and reads calls itself and our call reader is paused. A queue
+// stop, a reset or a broken back-end takes them back first: our reader
+// resumes, and the kicks the daemon never read are drained with the ring.
 
 import type { VirtioFsBackend, VirtioFsDeviceSink, VirtioFsQueueSetup } from '../virtio-fs-device';
 import { descTableSize, availRingSize, usedRingSize } from '../../../drivers/virtqueue';
@@ -28,6 +34,12 @@ export interface VhostUserBackendOptions {
    * nothing, so any fixed value serves; ring addresses are this + gpa.
    */
   userspaceAddr?: bigint;
+  /**
+   * Offer a request queue's doorbells to the guest (bells), or take them
+   * back (null); resolves with the guest's answer (0: it holds them now).
+   * Absent: the device model keeps kick and call.
+   */
+  handOver?: (queue: number, bells: { kick: string; call: string } | null) => Promise<number>;
 }
 
 /** An arbitrary, recognisable base (QEMU's would be its mmap of the RAM). */
@@ -42,6 +54,9 @@ export class VhostUserBackend implements VirtioFsBackend {
   private brokenReason: string | undefined;
   private closed = false;
   private readonly base: bigint;
+  /** Request queues whose doorbells are offered or lent, by the generation of the offer. */
+  private readonly offered = new Map<number, number>();
+  private generation = 0;
 
   constructor(readonly frontend: VhostUserFrontend, private readonly sink: VirtioFsDeviceSink,
               private readonly options: VhostUserBackendOptions) {
@@ -106,6 +121,7 @@ export class VhostUserBackend implements VirtioFsBackend {
       this.started.add(index);
       // Buffers made available before the ring went live had their kicks dropped.
       n.kick();
+      this.offer(index, n);
     });
   }
 
@@ -123,6 +139,7 @@ export class VhostUserBackend implements VirtioFsBackend {
   reset(): void {
     if (this.closed || this.brokenReason !== undefined) return;
     this.enqueue(async () => {
+      for (const index of [...this.offered.keys()]) this.withdraw(index);
       for (const index of [...this.started]) await this.stopRing(index);
       this.memTableSent = false;
     });
@@ -161,7 +178,26 @@ export class VhostUserBackend implements VirtioFsBackend {
     return f & this.frontend.features;
   }
 
+  /** Hand a live request queue's doorbells to the guest; lend them once it accepts. */
+  private offer(index: number, n: VringNotifiers): void {
+    const handOver = this.options.handOver;
+    if (!handOver || index === 0) return; // hiprio stays here: FORGET and INTERRUPT are rare
+    const g = ++this.generation;
+    this.offered.set(index, g);
+    handOver(index, n.links).then((status) => {
+      if (status === 0 && this.offered.get(index) === g && !this.closed && this.brokenReason === undefined) n.lend();
+    }, () => undefined); // a lost connection closes the backend
+  }
+
+  /** Take a queue's doorbells back: read its calls here again, tell the guest. */
+  private withdraw(index: number): void {
+    if (!this.offered.delete(index)) return;
+    this.notifiers.get(index)?.takeBack();
+    this.options.handOver?.(index, null).catch(() => undefined);
+  }
+
   private async stopRing(index: number): Promise<void> {
+    this.withdraw(index);
     if (!this.started.delete(index)) return;
     await this.frontend.conn.getVringBase(index);
     this.notifiers.get(index)?.drainKicks();
@@ -185,6 +221,8 @@ export class VhostUserBackend implements VirtioFsBackend {
   private fail(reason: string): void {
     if (this.closed || this.brokenReason !== undefined) return;
     this.brokenReason = reason;
+    // DEVICE_NEEDS_RESET: the guest's kicks and interrupts go through the device model again.
+    for (const index of [...this.offered.keys()]) this.withdraw(index);
     this.sink.broken(reason);
   }
 }

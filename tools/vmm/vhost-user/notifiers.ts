@@ -2,6 +2,10 @@
 // FIFOs. virtiofsd gets an O_RDWR fd of each and uses them as eventfds
 // (8-byte reads and writes). Our own ends are separate open file
 // descriptions, so making ours non-blocking leaves the daemon's blocking.
+// The pair can be lent to the guest (ioeventfd/irqfd): it opens them by
+// /proc/<our pid>/fd/<n>, and while it holds them our call reader is closed
+// (not paused: a paused socket still reads ahead into its buffer, taking
+// the guest's signals), so that one process at a time reads the call FIFO.
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,14 +26,16 @@ export class VringNotifiers {
   readonly kickFd: number;
   readonly callFd: number;
   private readonly kickWriteFd: number;
-  private readonly callReader: net.Socket;
+  private callReader: net.Socket | null = null;
+  private readonly onCall: () => void;
   private closed = false;
+  private lent = false;
 
   /** `onCall` runs once per batch of call signals read. */
   constructor(dir: string, index: number, onCall: () => void) {
     this.kickPath = path.join(dir, `kick-${index}`);
     this.callPath = path.join(dir, `call-${index}`);
-    const { O_RDWR, O_WRONLY, O_RDONLY, O_NONBLOCK } = fs.constants;
+    const { O_RDWR, O_WRONLY, O_NONBLOCK } = fs.constants;
     const opened: number[] = [];
     try {
       mkfifo(this.kickPath);
@@ -37,18 +43,51 @@ export class VringNotifiers {
       this.kickFd = fs.openSync(this.kickPath, O_RDWR); opened.push(this.kickFd);
       this.kickWriteFd = fs.openSync(this.kickPath, O_WRONLY | O_NONBLOCK); opened.push(this.kickWriteFd);
       this.callFd = fs.openSync(this.callPath, O_RDWR); opened.push(this.callFd);
-      const callReadFd = fs.openSync(this.callPath, O_RDONLY | O_NONBLOCK); opened.push(callReadFd);
-      // Always reading: the daemon's writes block once 64 KiB of signals pile up.
-      this.callReader = new net.Socket({ fd: callReadFd, readable: true, writable: false });
     } catch (e) {
       for (const fd of opened) fs.closeSync(fd);
       fs.rmSync(this.kickPath, { force: true });
       fs.rmSync(this.callPath, { force: true });
       throw e;
     }
-    this.callReader.on('data', () => { if (!this.closed) onCall(); });
-    this.callReader.on('error', () => undefined); // closed under us at close(): nothing to report
+    this.onCall = onCall;
+    try {
+      this.openReader();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
   }
+
+  /** Always reading, here or in the guest: the daemon's writes block once 64 KiB of signals pile up. */
+  private openReader(): void {
+    const fd = fs.openSync(this.callPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const r = new net.Socket({ fd, readable: true, writable: false });
+    r.on('data', () => { if (!this.closed && this.callReader === r) this.onCall(); });
+    r.on('error', () => undefined); // closed under us at close(): nothing to report
+    this.callReader = r;
+  }
+
+  /** The kick and call FIFOs as this process's fds (read-write both), for the guest to open. */
+  get links(): { kick: string; call: string } {
+    return { kick: `/proc/${process.pid}/fd/${this.kickFd}`, call: `/proc/${process.pid}/fd/${this.callFd}` };
+  }
+
+  /** The guest reads the call FIFO now: stop reading it here. */
+  lend(): void {
+    if (this.closed || this.lent) return;
+    this.lent = true;
+    this.callReader?.destroy();
+    this.callReader = null;
+  }
+
+  /** The guest gave the call FIFO back (or is gone): read it again. */
+  takeBack(): void {
+    if (this.closed || !this.lent) return;
+    this.lent = false;
+    this.openReader(); // what the guest left unread is still in the FIFO
+  }
+
+  get isLent(): boolean { return this.lent; }
 
   /** Wake the daemon's queue thread. A full FIFO already holds a wake-up. */
   kick(): void {
@@ -81,7 +120,8 @@ export class VringNotifiers {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.callReader.destroy();
+    this.callReader?.destroy();
+    this.callReader = null;
     for (const fd of [this.kickFd, this.kickWriteFd, this.callFd]) {
       try { fs.closeSync(fd); } catch { /* already gone */ }
     }
