@@ -91,7 +91,7 @@ t('matrix and micro modes', () => {
   assert.is(parseRuntime('500ms'), 0.5);
 });
 
-t('seed 002 rows: seq/rand read/write x psync/libaio(16) x 1/4 jobs, 4k, with the series\' figures', () => {
+t('DAX series rows: seq/rand read/write x psync/libaio(16) x 1/4 jobs, 4k, with the series\' figures', () => {
   const base = parseArgs(['--matrix', 'seed002', '--size', '1M']).jobs[0]!;
   const rows = seed002Rows(base);
   assert.is(rows.length, 16);

@@ -111,7 +111,7 @@ export async function run(argv: string[], io: BenchIo = { stdout: process.stdout
     const report: BenchReport = { machine: m, command, jobs: [] };
     if (args.mode === 'matrix') {
       const rows = seed002Rows({ ...args.jobs[0]!, bs: args.jobs[0]!.bs });
-      // Four files for seed 002's jobs; the window matrix runs one job (one file) per row.
+      // Four files for the DAX series' jobs; the window matrix runs one job (one file) per row.
       const planned = rows.map((r) => ({ spec: r.spec, files: { stem: 'seed002', count: args.matrix === 'window' ? 1 : 4, size: r.spec.size } }));
       report.jobs = await runJobs(args, planned, sink);
       report.matrix = rows.map((r) => matrixLine(r, report.jobs.filter((j) => j.name === r.name)));

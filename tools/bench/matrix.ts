@@ -16,7 +16,7 @@ import { DEFAULT_SIZE, type JobSpec } from './options';
 export interface MatrixRow {
   name: string;
   spec: JobSpec;
-  /** Seed 002's figures (MiB/s): virtiofs-cache-none and virtiofs-cache-none-dax;
+  /** The DAX series' figures (MiB/s): virtiofs-cache-none and virtiofs-cache-none-dax;
    *  NaN where the series has none (the window matrix). */
   seed: { none: number; dax: number };
 }
