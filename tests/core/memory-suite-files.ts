@@ -91,7 +91,8 @@ function ramSuite(b: FileBackings): void {
       assert.is(d[0], 7);
       again.close();
     } finally { ram.close(); ram.unlink(); }
-    assert.is(kindOf(createRam(PAGE, { positioned: true })), 'positioned');
+    const asked = createRam(PAGE, { positioned: true });
+    try { assert.is(kindOf(asked), 'positioned'); } finally { asked.close(); asked.unlink(); }
   });
 
   t('guest RAM that is not a regular file is refused, and a FIFO does not hang', () => {
@@ -116,6 +117,7 @@ function ramSuite(b: FileBackings): void {
     assert.throws(() => ram.read(0, new Uint8Array(1)));
     if (b.mapped) assert.is(v!.length, 0, 'an old view is detached'); else assert.is(v, undefined);
     ram.close(); // idempotent
+    ram.unlink(); // a /dev/shm file's name; nothing for a memfd
   });
 
   t.run();
