@@ -170,16 +170,23 @@ for (const [from, to] of [[true, false], [false, true]] as const) {
   });
 }
 
-t('dax=inode: an inode kept unused in the inode cache, its hint changed: the open that sees it keeps the old state; dropped at that open\'s last close', async () => {
-  const { dev, vfs } = await mounted({}, { dax: 'inode' }, (d) => d.file(1n, 'f', content(1, 5000), true));
+/** /f read once with its DAX hint `dax`, closed and kept unused in the
+ *  inode cache; then the server flips the hint. */
+async function cachedThenFlipped(dax: boolean) {
+  const { dev, vfs } = await mounted({}, { dax: 'inode' }, (d) => d.file(1n, 'f', content(1, 5000), dax));
   const nodeid = dev.nodes.get(1n)!.children!.get('f')!;
-  let fd = await vfs.open('/f');
+  const fd = await vfs.open('/f');
   await vfs.pread(fd, 10, 0);
   await vfs.close(fd);
   await settle();
   assert.is(dev.forgets.length, 0, 'kept in the inode cache');
-  dev.nodes.get(nodeid)!.dax = false;
-  fd = await vfs.open('/f'); // LOOKUP revives the cached inode: the hint changed, it is marked
+  dev.nodes.get(nodeid)!.dax = !dax;
+  return { dev, vfs, nodeid };
+}
+
+t('dax=inode: an inode kept unused in the inode cache, its hint changed: the open that sees it keeps the old state; dropped at that open\'s last close', async () => {
+  const { dev, vfs, nodeid } = await cachedThenFlipped(true);
+  let fd = await vfs.open('/f'); // LOOKUP revives the cached inode: the hint changed, it is marked
   const reads = dev.count(K.FUSE_READ);
   assert.ok(same(await vfs.pread(fd, 100, 200), content(1, 5000).subarray(200, 300)));
   assert.is(dev.count(K.FUSE_READ), reads, 'still DAX while this open lasts');
@@ -195,19 +202,12 @@ t('dax=inode: an inode kept unused in the inode cache, its hint changed: the ope
 });
 
 t('dax=inode: a listing (READDIRPLUS) that shows an unused cached inode with another hint drops it at once', async () => {
-  const { dev, vfs } = await mounted({}, { dax: 'inode' }, (d) => d.file(1n, 'f', content(1, 5000), false));
-  const nodeid = dev.nodes.get(1n)!.children!.get('f')!;
-  let fd = await vfs.open('/f');
-  await vfs.pread(fd, 10, 0);
-  await vfs.close(fd);
-  await settle();
-  assert.is(dev.forgets.length, 0, 'kept in the inode cache');
-  dev.nodes.get(nodeid)!.dax = true;
+  const { dev, vfs, nodeid } = await cachedThenFlipped(false);
   assert.ok((await vfs.readdirAll('/')).some((e) => e.name === 'f'));
   assert.ok(dev.count(K.FUSE_READDIRPLUS) >= 1);
   await settle();
   assert.equal(dev.forgets.map((f) => f.nodeid), [nodeid], 'forgotten with the listing, not kept');
-  fd = await vfs.open('/f');
+  const fd = await vfs.open('/f');
   assert.ok(same(await vfs.pread(fd, 100, 0), content(1, 5000).subarray(0, 100)));
   assert.is(dev.count(K.FUSE_SETUPMAPPING), 1, 'the next open has the new state: DAX');
   await vfs.close(fd);
