@@ -12,6 +12,7 @@ import { guestOp } from './guest-ops';
 import type { HostAgents } from './host-ops';
 import { formatOp, ROOT, withPaths, type Op } from './ops';
 import type { ReplayLine } from './replay';
+import type { StampClock } from './stamp-clock';
 import {
   compareGuestView, compareTimeChanges, compareTrees, HashCache, snapshot, timeChanges, type Snapshot,
 } from './snapshot';
@@ -29,14 +30,11 @@ export interface WriteEnv {
   /** For EXDEV: a directory of the share on another host filesystem
    *  (relative to the share), and one on another filesystem than refBase. */
   xdev?: { shareRel: string; refDir: string };
-  /** ms to wait before each op so that its times differ from the last
-   *  (0 on a filesystem with fine-grained timestamps; see clockTick). */
-  tick: number;
+  /** Before each op: waits until its stamps cannot equal those in the trees. */
+  clock: StampClock;
 }
 
 export interface StepResult { host: string; guest: string; mismatches: Mismatch[] }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** "@x/..." names the sandbox on the other filesystem. */
 const X = '@x';
@@ -100,7 +98,7 @@ export class Attempt {
   /** Applies op on both sides and compares everything (`resultsOnly`: the results alone). */
   async step(op: Op, resultsOnly = false): Promise<StepResult> {
     const i = ++this.steps;
-    if (this.env.tick && !resultsOnly) await sleep(this.env.tick);
+    if (!resultsOnly) await this.env.clock.past(latestCtime(this.prevRef, this.prevShare));
     const host = await this.env.agents.run(withPaths(op, (p) => this.map(p, 'ref')), op.as ?? ROOT);
     const guest = await guestOp(this.env.vfs, withPaths(op, (p) => this.map(p, 'guest')));
     if (resultsOnly) return { host, guest, mismatches: this.fresh(i, compareOutcome(formatOp(op), 'result', host, guest)) };
@@ -142,36 +140,11 @@ export class Attempt {
   }
 }
 
-/**
- * How long a change must wait to get a timestamp of its own on `dir`'s
- * filesystem: 0 when a stat between two changes is enough (Linux 6.13+
- * multigrain timestamps: the harness lstats every name after every step),
- * else a little more than the clock's step, measured here.
- */
-export async function clockTick(dir: string): Promise<number> {
-  const p = path.join(dir, `.harness-clock-${process.pid}`);
-  try {
-    fs.writeFileSync(p, '0');
-    let prev = fs.lstatSync(p, { bigint: true }).mtimeNs;
-    let same = false;
-    for (let i = 0; i < 20 && !same; i++) {
-      fs.writeFileSync(p, String(i));
-      const m = fs.lstatSync(p, { bigint: true }).mtimeNs;
-      same = m === prev;
-      prev = m;
-    }
-    if (!same) return 0;
-    const t0 = Date.now();
-    const start = prev;
-    while (prev === start && Date.now() - t0 < 2000) {
-      await sleep(1);
-      fs.writeFileSync(p, 'x');
-      prev = fs.lstatSync(p, { bigint: true }).mtimeNs;
-    }
-    return Math.min(2000, Math.ceil((Date.now() - t0) * 1.5) + 1);
-  } finally {
-    fs.rmSync(p, { force: true });
-  }
+/** The latest ctime in the trees (ctime, unlike mtime, only ever takes the clock). */
+function latestCtime(...trees: Snapshot[]): bigint {
+  let max = 0n;
+  for (const t of trees) for (const n of t.values()) if (n.ctimeNs > max) max = n.ctimeNs;
+  return max;
 }
 
 export interface SequenceResult {

@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Vfs } from '../../core/vfs';
-import { clockTick, type WriteEnv } from './engine';
+import type { WriteEnv } from './engine';
 import { HostAgents } from './host-ops';
 import { runRandom } from './random';
+import { StampClock } from './stamp-clock';
 import type { CheckResult } from './result';
 import { runWriteChecks } from './write-checks';
 
@@ -29,6 +30,7 @@ export class WriteRig {
   readonly agents = new HostAgents();
   readonly refBase: string;
   private readonly refX: string;
+  private readonly clock: StampClock;
   private xdevMounted = '';
   /** Why the share has no directory on another filesystem, if it has none. */
   xdevMissing = '';
@@ -40,6 +42,8 @@ export class WriteRig {
     try { base = fs.mkdtempSync(path.join(parent, '.virtiofs-harness-ref-')); } catch { base = fs.mkdtempSync(path.join(os.tmpdir(), 'virtiofs-harness-ref-')); }
     this.refBase = base;
     this.refX = fs.mkdtempSync(path.join('/dev/shm', 'virtiofs-harness-refx-'));
+    // On the reference's filesystem, which is the share's kind.
+    this.clock = new StampClock(path.join(base, '.clock'));
     // The reference's parents are the share root's own mode and owner: a
     // non-root caller reaches both sandboxes, or neither.
     const st = fs.statSync(shareRoot);
@@ -70,18 +74,14 @@ export class WriteRig {
     return { shareRel: XDEV, refDir: this.refX };
   }
 
-  async env(vfs: Vfs, inoComparable: boolean): Promise<WriteEnv> {
+  env(vfs: Vfs, inoComparable: boolean): WriteEnv {
     const xdev = this.xdev();
-    const dirs = [this.shareRoot, this.refBase, ...(xdev ? [this.xdevMounted, this.refX] : [])];
-    let tick = 0;
-    for (const d of dirs) tick = Math.max(tick, await clockTick(d));
-    return { vfs, shareRoot: this.shareRoot, refBase: this.refBase, agents: this.agents, inoComparable, xdev, tick };
+    return { vfs, shareRoot: this.shareRoot, refBase: this.refBase, agents: this.agents, inoComparable, xdev, clock: this.clock };
   }
 
   /** The write checks, then the random run, on one mount. */
   async run(vfs: Vfs, inoComparable: boolean, tag: string, o: WriteOptions, progress: (m: string) => void): Promise<CheckResult[]> {
-    const env = await this.env(vfs, inoComparable);
-    if (env.tick) progress(`timestamps are coarse here: ${env.tick} ms between ops`);
+    const env = this.env(vfs, inoComparable);
     const out = await runWriteChecks(env, tag, progress, this.agents.renameFlags);
     if (o.ops) {
       progress(`random: ${o.ops} ops, seed ${o.seed}`);
