@@ -61,4 +61,24 @@ t('the daemon gone: no more attempts, its status in the error', async () => {
   }
 });
 
+t('a connect that times out while usocket still connects on the thread pool: rejected, and the process lives', async () => {
+  // Closing usocket's wrap before its threaded connect returned made the
+  // completion call into freed state: SIGSEGV within a few hundred tries.
+  const p = path.join(dir, 'slow.sock');
+  boundNotListening(p);
+  let timeouts = 0;
+  let refused = 0;
+  for (let i = 0; i < 1500; i++) {
+    try {
+      (await VhostUserConnection.connect(p, 1)).close();
+      assert.unreachable('connected to a socket that never listens');
+    } catch (e) {
+      assert.instance(e, VhostUserError);
+      if ((e as VhostUserError).kind === 'timeout') timeouts++; else refused++;
+    }
+  }
+  assert.ok(timeouts > 0, `some connects outlasted 1 ms (${timeouts} timeouts, ${refused} refused)`);
+  await new Promise((r) => setTimeout(r, 200)); // the late completions arrive
+});
+
 t.run();

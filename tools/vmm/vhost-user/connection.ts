@@ -75,7 +75,10 @@ export class VhostUserConnection {
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        sock.destroy();
+        // Not destroyed here: usocket runs connect() on the thread pool, and
+        // closing its wrap before that returns makes the completion call into
+        // freed state (SIGSEGV). The socket is closed when the connect ends:
+        // 'connected' below, or usocket's own close on 'error'.
         reject(new VhostUserError('timeout', `connect to ${path}: no answer in ${timeoutMs} ms`));
       }, timeoutMs);
       const conn = new VhostUserConnection(sock, path, timeoutMs);
