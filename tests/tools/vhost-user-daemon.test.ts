@@ -151,4 +151,41 @@ t('through VirtioFsDevice over virtio-mmio: requests served by virtiofsd; a dead
   assert.not.ok(fs.existsSync(sockDir));
 });
 
+t('closed while a stopping ring awaits its answer: the socket stays open for it, the daemon exits 0', async () => {
+  // Closing the socket under a GET_VRING_BASE made virtiofsd's reply fail
+  // with EPIPE ("fv_panic: ... Broken pipe"), and it exited with status 1.
+  // Here the answer is held back on our side until the test lets it through.
+  requireVirtiofsd();
+  const share = tempShare();
+  const guest = new Guest();
+  const fe = await VhostUserFrontend.start({ daemon: { source: share } });
+  try {
+    guest.attach(fe);
+    assert.is((await timeout(guest.init(), 5000, 'INIT')).errno, 0);
+    const conn = fe.conn;
+    const getVringBase = conn.getVringBase.bind(conn);
+    let sent!: () => void;
+    let release!: () => void;
+    const inFlight = new Promise<void>((resolve) => { sent = resolve; });
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    conn.getVringBase = (index) => {
+      sent();
+      return getVringBase(index).then(async (answer) => { await gate; return answer; });
+    };
+    guest.backend.reset(); // stops every ring
+    await timeout(inFlight, 5000, 'GET_VRING_BASE sent');
+    const closing = guest.backend.close();
+    await new Promise((r) => setTimeout(r, 20)); // room for a close that does not wait
+    assert.not.ok(conn.isClosed, 'the socket is open while an answer is awaited');
+    release();
+    await timeout(closing, 8000, 'close');
+    assert.ok(conn.isClosed);
+    assert.is(await timeout(fe.daemon!.whenExited, 5000, 'daemon exit'), 'exit status 0', fe.daemon!.stderrTail);
+  } finally {
+    await fe.close();
+    guest.dispose();
+    fs.rmSync(share, { recursive: true, force: true });
+  }
+});
+
 t.run();

@@ -109,7 +109,6 @@ export function tempShare(): string {
   return dir;
 }
 
-/** Every live process whose command line names `needle` (the daemon and its sandbox child). */
 /** Every thread of `pid` in state T (stopped) or gone. */
 export function allThreadsStopped(pid: number): boolean {
   let tasks: string[];
@@ -123,6 +122,7 @@ export async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
+/** Every live process whose command line names `needle` (the daemon and its sandbox child). */
 export function pidsWith(needle: string): number[] {
   const out: number[] = [];
   for (const e of fs.readdirSync('/proc')) {

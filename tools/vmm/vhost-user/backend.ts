@@ -145,14 +145,22 @@ export class VhostUserBackend implements VirtioFsBackend {
     });
   }
 
-  /** End the session; resolves once the daemon is gone and the files removed. */
+  /**
+   * End the session; resolves once the daemon is gone and the files removed.
+   * Messages not yet sent are dropped, but one awaiting its answer (the
+   * GET_VRING_BASE of a stopping ring) is let finish, within the reply
+   * timeout: closing the socket under it makes virtiofsd's reply fail with
+   * EPIPE, and it exits with status 1 ("fv_panic: ... Broken pipe").
+   */
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      for (const n of this.notifiers.values()) n.close();
-      this.notifiers.clear();
-      this.started.clear();
-      this.chain = this.frontend.close().then(() => undefined);
+      this.chain = this.chain.then(() => {
+        for (const n of this.notifiers.values()) n.close();
+        this.notifiers.clear();
+        this.started.clear();
+        return this.frontend.close();
+      }).then(() => undefined);
     }
     return this.chain;
   }
