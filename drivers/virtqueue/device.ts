@@ -1,7 +1,13 @@
 // The device half of a split virtqueue (virtio 1.2 §2.7): pops descriptor
-// chains from the avail ring, validating everything the driver wrote as
-// rust-vmm's virtio-queue does (and QEMU's ordering rule), pushes used
-// entries, and decides interrupts.
+// chains from the avail ring, validating everything the driver wrote, pushes
+// used entries, and decides interrupts.
+//
+// Stricter than rust-vmm's virtio-queue, whose chain iterator ends a bad chain
+// quietly (a loop, a next or head out of range, a chain over 2^32 - 1 bytes)
+// where pop() fails it with a kind; which ignores NEXT beside INDIRECT, does
+// not check that INDIRECT_DESC was negotiated, and leaves buffer addresses to
+// the first access, where pop() refuses each. Also QEMU's ordering rule: no
+// device-readable descriptor after a writable one.
 //
 // State after an error from pop():
 // - a chain error (kinds head-index .. indirect-with-next) consumes that avail

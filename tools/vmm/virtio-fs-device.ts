@@ -3,8 +3,9 @@
 // config { tag[36], num_request_queues }, queue 0 hiprio and queues 1..n
 // request queues of `queueSize`, shared-memory region 0 the DAX cache window.
 // The device owns the register file and the virtio lifecycle; the queues
-// themselves are served by a backend: FUSE in TypeScript (fuse-queues.ts) or,
-// later, a vhost-user daemon that gets the ring addresses and never pops here.
+// themselves are served by a backend: FUSE in TypeScript (fuse-queues.ts) or
+// a vhost-user daemon (vhost-user/backend.ts), which gets the ring addresses
+// and never pops here.
 
 import { Log, consoleLog } from '../../core/log';
 import type { GuestMemory } from '../../core/memory';

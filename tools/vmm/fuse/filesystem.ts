@@ -3,8 +3,8 @@
 // request's context and its decoded, typed body, and returns the typed
 // reply body or throws (an ErrnoError; anything else is EIO). An op that
 // is absent answers ENOSYS. Only the server touches bytes: READ writes its
-// data through a ReadSink that is the reply buffer itself, and WRITE (none
-// implements it yet) reads its data from a WriteSource over the request.
+// data through a ReadSink that is the reply buffer itself, and WRITE reads
+// its data from a WriteSource over the request.
 // Node-free: an embedder can implement it anywhere.
 
 import type {
