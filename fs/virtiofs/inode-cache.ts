@@ -4,7 +4,8 @@
 //
 // - LookupBook, one per connection (so shared by every mount of a device):
 //   the count as the server keeps it, per nodeid, and the only path to
-//   FORGET. When the last lookup of a nodeid that went through the window
+//   FORGET: an entry reply that comes after its caller gave up (an
+//   interrupted LOOKUP or CREATE) is given back through it too. When the last lookup of a nodeid that went through the window
 //   goes, its chunks are removed (REMOVEMAPPING) before the FORGET, so the
 //   server cannot reuse the nodeid for another file while the window still
 //   shows this one.
@@ -21,14 +22,15 @@ import { Errno, ErrnoError } from '../../core/errno';
 import type { DaxManager } from './dax';
 import { AttrOut, EntryOut, FUSE_ROOT_ID, ForgetOne } from '../fuse';
 import { VirtiofsInode, checkAttr, newInode, setAttr } from './inode';
-import type { FuseSession } from './session';
+import type { FuseSession, UnclaimedLookups } from './session';
 
-/** The FORGET path (the session's hiprio requests). */
-export type Forgetter = Pick<FuseSession, 'forget' | 'forgetMany'>;
+/** The FORGET path (the session's hiprio requests); the book takes the
+ *  session's unclaimed lookups. */
+export type Forgetter = Pick<FuseSession, 'forget' | 'forgetMany'> & { unclaimedLookups?: UnclaimedLookups };
 /** What the book needs of the window manager: removing a file's chunks. */
 export type ChunkDropper = Pick<DaxManager, 'dropInode'>;
 
-export class LookupBook {
+export class LookupBook implements UnclaimedLookups {
   /** Lookups the server counts per nodeid, over every mount. */
   private readonly counts = new Map<bigint, number>();
   /** Nodeids that went through the window: dropInode when they are forgotten. */
@@ -39,7 +41,9 @@ export class LookupBook {
     /** Null when the device has no window. */
     private readonly dax: ChunkDropper | null,
     private readonly log: Log,
-  ) {}
+  ) {
+    session.unclaimedLookups = this;
+  }
 
   /** The server counted n more lookups of nodeid. */
   note(nodeid: bigint, n = 1): void {
@@ -53,6 +57,14 @@ export class LookupBook {
   /** nodeid is read through the window: its chunks go before its last FORGET. */
   noteDax(nodeid: bigint): void {
     this.daxNodeids.add(nodeid);
+  }
+
+  /** A lookup the server counted in a reply nobody took (settled late by
+   *  the session): counted and given back at once, so a nodeid a mount
+   *  holds keeps its share, and its mappings. */
+  giveBack(nodeid: bigint): Promise<void> {
+    this.note(nodeid);
+    return this.forget(nodeid, 1);
   }
 
   /** Gives back n lookups of nodeid (REMOVEMAPPING first if they were the last). */

@@ -4,9 +4,10 @@
 // breaks the protocol (logged: that is a device bug, not a file error).
 // Each request carries its caller's uid, gid and pid. A caller that gives
 // up (its AbortSignal) gets EINTR at once and the server FUSE_INTERRUPT on
-// hiprio; a reply that still comes is settled here: a lookup it counted is
-// forgotten, a handle it opened released, as Linux does for interrupted
-// LOOKUP and CREATE.
+// hiprio; a reply that still comes is settled here: a handle it opened is
+// released, and a lookup it counted goes to the connection's LookupBook,
+// which gives it back (the book alone sends FORGET), as Linux does for
+// interrupted LOOKUP and CREATE.
 //
 // No request waits forever (Linux's FUSE request timeout, "fuse: add
 // kernel-enforced timeout option for requests", 2025): one unanswered for
@@ -58,6 +59,12 @@ const realTimers: SessionTimers = {
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
+/** Who takes back a lookup the server counted in a reply nobody waits for:
+ *  the connection's LookupBook (inode-cache.ts), the one path to FORGET. */
+export interface UnclaimedLookups {
+  giveBack(nodeid: bigint): Promise<void>;
+}
+
 /** Linux steps uniques by 2: bit 0 marks an INTERRUPT's own unique. */
 const UNIQUE_STEP = 2n;
 /** FORGETs per BATCH_FORGET: what fits in one page with the headers. */
@@ -73,6 +80,8 @@ export class FuseSession {
   private abortedWith: ErrnoError | undefined;
   /** How to fail each request still waiting, for an abort. */
   private readonly waiting = new Set<(e: Error) => void>();
+  /** Set by the LookupBook over this session (its constructor). */
+  unclaimedLookups: UnclaimedLookups | undefined;
 
   constructor(readonly device: FuseDevice, private readonly log: Log, opts: SessionOptions = {}) {
     const ms = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -119,7 +128,7 @@ export class FuseSession {
         settled = true;
         reject(new ErrnoError(Errno.EINTR, `${opcodeName(opcode)}: interrupted`));
         void this.interrupt(unique).catch((e) => this.log(`virtiofs: INTERRUPT failed: ${String(e)}`));
-        reply.then((late) => this.settleLate(opcode, nodeid, late), () => undefined);
+        // A reply that still comes is settled once, below.
       };
       signal.addEventListener('abort', onAbort, { once: true });
       reply.then((v) => {
@@ -194,7 +203,11 @@ export class FuseSession {
    *  count or open is given back, since nobody will. */
   private settleLate(opcode: number, nodeid: bigint, body: unknown): void {
     const drop = (p: Promise<unknown>): void => { p.catch((e) => this.log(`virtiofs: cleanup after an interrupt: ${String(e)}`)); };
-    const entry = (e: EntryOut): void => { if (e.nodeid !== 0n) drop(this.forget(e.nodeid, 1)); };
+    const entry = (e: EntryOut): void => {
+      if (e.nodeid === 0n) return;
+      if (this.unclaimedLookups) drop(this.unclaimedLookups.giveBack(e.nodeid));
+      else this.log(`virtiofs: a late lookup of nodeid ${e.nodeid} not given back: no lookup book`);
+    };
     const close = (fh: bigint, node: bigint, dir: boolean): void => {
       drop(this.call(dir ? FUSE_RELEASEDIR : FUSE_RELEASE, node, { fh, flags: 0, release_flags: 0, lock_owner: 0n }));
     };

@@ -1,11 +1,13 @@
 // A caller that gives up: the session answers EINTR at once, sends
 // FUSE_INTERRUPT on hiprio, and settles a reply that still comes (a lookup
-// given back with FORGET, a handle released), as Linux does.
+// given back with FORGET through the lookup book, a handle released), as
+// Linux does.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Errno, ErrnoError } from '../../../core/errno';
 import type { FuseDevice } from '../../../fs/virtiofs';
 import { FuseSession } from '../../../fs/virtiofs/session';
+import { LookupBook } from '../../../fs/virtiofs/inode-cache';
 import * as K from '../../../fs/fuse';
 
 const t = suite('session: interrupted calls');
@@ -42,9 +44,16 @@ class HeldDevice implements FuseDevice {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
+/** A session as a connection has it: a lookup book over it. */
+function session(dev: FuseDevice, dax: LookupBookDax = null, log: (m: string) => void = () => undefined): { s: FuseSession; book: LookupBook } {
+  const s = new FuseSession(dev, log);
+  return { s, book: new LookupBook(s, dax, log) };
+}
+type LookupBookDax = ConstructorParameters<typeof LookupBook>[1];
+
 t('an abort rejects with EINTR at once and sends INTERRUPT of the request on hiprio', async () => {
   const dev = new HeldDevice();
-  const s = new FuseSession(dev, () => undefined);
+  const { s, book } = session(dev);
   const ac = new AbortController();
   const p = s.call(K.FUSE_LOOKUP, 1n, { name: K.fuseName('x') }, undefined, { cred: { uid: 7, gid: 8, pid: 9 }, signal: ac.signal });
   const got = p.then(() => undefined, (e) => e);
@@ -64,12 +73,49 @@ t('an abort rejects with EINTR at once and sends INTERRUPT of the request on hip
   // The server answers after all: the lookup it counted is given back.
   dev.answer<typeof K.FUSE_LOOKUP>(0, entry(42n));
   await settle();
-  assert.ok(dev.hiprio.some((r) => r.opcode === K.FUSE_FORGET && r.nodeid === 42n && (r.body as K.ForgetIn).nlookup === 1n));
+  const forgets = dev.hiprio.filter((r) => r.opcode === K.FUSE_FORGET);
+  assert.equal(forgets.map((r) => [r.nodeid, (r.body as K.ForgetIn).nlookup]), [[42n, 1n]], 'one FORGET of the one lookup');
+  assert.is(book.count(42n), 0, 'counted and given back in the book');
+});
+
+t('a late LOOKUP of a nodeid a mount holds through the window: FORGET 1, its count and mappings kept', async () => {
+  const dev = new HeldDevice();
+  const dropped: bigint[] = [];
+  const { s, book } = session(dev, { dropInode: async (n: bigint) => { dropped.push(n); } });
+  book.note(42n, 2);
+  book.noteDax(42n);
+  const ac = new AbortController();
+  s.call(K.FUSE_LOOKUP, 1n, { name: K.fuseName('x') }, undefined, { signal: ac.signal }).catch(() => undefined);
+  ac.abort();
+  await settle();
+  dev.answer<typeof K.FUSE_LOOKUP>(0, entry(42n));
+  await settle();
+  const forgets = dev.hiprio.filter((r) => r.opcode === K.FUSE_FORGET);
+  assert.equal(forgets.map((r) => [r.nodeid, (r.body as K.ForgetIn).nlookup]), [[42n, 1n]]);
+  assert.is(book.count(42n), 2, 'the mount keeps its share');
+  assert.equal(dropped, [], 'no REMOVEMAPPING: the mount still reads through the window');
+  // The mount's last lookups go: the chunks are removed before its FORGET.
+  await book.forget(42n, 2);
+  assert.equal(dropped, [42n]);
+});
+
+t('a session without a lookup book says it could not give a late lookup back', async () => {
+  const dev = new HeldDevice();
+  const logs: string[] = [];
+  const s = new FuseSession(dev, (m) => logs.push(m));
+  const ac = new AbortController();
+  s.call(K.FUSE_LOOKUP, 1n, { name: K.fuseName('x') }, undefined, { signal: ac.signal }).catch(() => undefined);
+  ac.abort();
+  await settle();
+  dev.answer<typeof K.FUSE_LOOKUP>(0, entry(43n));
+  await settle();
+  assert.not.ok(dev.hiprio.some((r) => r.opcode === K.FUSE_FORGET), 'only the book sends FORGET');
+  assert.ok(logs.some((m) => m.includes('nodeid 43') && m.includes('no lookup book')), logs.join('\n'));
 });
 
 t('a late CREATE is released and forgotten; a late error needs nothing', async () => {
   const dev = new HeldDevice();
-  const s = new FuseSession(dev, () => undefined);
+  const { s, book } = session(dev);
   const ac = new AbortController();
   const p = s.call(K.FUSE_CREATE, 1n, { flags: 1, mode: 0o100644, umask: 0, open_flags: 0, name: K.fuseName('f') }, undefined, { signal: ac.signal });
   p.catch(() => undefined);
@@ -77,10 +123,10 @@ t('a late CREATE is released and forgotten; a late error needs nothing', async (
   await settle();
   dev.answer<typeof K.FUSE_CREATE>(0, { entry_out: entry(50n), open_out: { fh: 77n, open_flags: 0, backing_id: 0 } });
   await settle();
-  const release = dev.requests.find((r) => r.req.opcode === K.FUSE_RELEASE);
-  assert.ok(release, 'RELEASE of the late handle');
-  assert.is((release!.req.body as K.ReleaseIn).fh, 77n);
-  assert.ok(dev.hiprio.some((r) => r.opcode === K.FUSE_FORGET && r.nodeid === 50n));
+  const releases = dev.requests.filter((r) => r.req.opcode === K.FUSE_RELEASE);
+  assert.equal(releases.map((r) => (r.req.body as K.ReleaseIn).fh), [77n], 'one RELEASE of the late handle');
+  assert.is(dev.hiprio.filter((r) => r.opcode === K.FUSE_FORGET && r.nodeid === 50n).length, 1, 'one FORGET');
+  assert.is(book.count(50n), 0);
   const ac2 = new AbortController();
   const q = s.call(K.FUSE_MKDIR, 1n, { mode: 0o755, umask: 0, name: K.fuseName('d') }, undefined, { signal: ac2.signal });
   q.catch(() => undefined);
