@@ -6,6 +6,7 @@
 // the transport keeps order, so one round trip answers them all.
 
 import type { MmioTransport } from '../transport';
+import { isPowerOfTwo } from '../../core/bits';
 import {
   VIRTIO_F_VERSION_1, VIRTIO_FEATURES_MASK, feature, formatFeatures, hasFeature,
 } from '../virtio/features';
@@ -179,7 +180,7 @@ export class MmioDriver {
     for (const [name, addr] of [['desc', desc], ['driver', driver], ['device', device]] as const) {
       if (!Number.isSafeInteger(addr) || addr < 0) throw new MmioDriverError(`queue ${index}: bad ${name} address ${addr}`);
     }
-    if (!Number.isInteger(num) || num <= 0 || (num & (num - 1)) !== 0) {
+    if (!isPowerOfTwo(num)) {
       throw new MmioDriverError(`queue ${index}: size ${num} is not a power of two`);
     }
     return this.locked(async () => {

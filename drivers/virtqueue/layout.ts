@@ -2,6 +2,7 @@
 // alignments and field offsets, the flag bits, and vring_need_event.
 
 import { GuestMemory } from '../../core/memory';
+import { isPowerOfTwo } from '../../core/bits';
 import { VirtqueueError } from './errors';
 
 export const VIRTQ_DESC_F_NEXT = 1;
@@ -48,7 +49,7 @@ export interface QueueConfig {
 }
 
 export function isValidQueueSize(size: number): boolean {
-  return Number.isInteger(size) && size >= 1 && size <= VIRTQ_MAX_SIZE && (size & (size - 1)) === 0;
+  return isPowerOfTwo(size) && size <= VIRTQ_MAX_SIZE;
 }
 
 export const descTableSize = (size: number): number => DESC_SIZE * size;

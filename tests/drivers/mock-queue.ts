@@ -38,25 +38,41 @@ export class MockSplitQueue {
 }
 
 /** A bump allocator of indirect tables from `base` that records what is live;
- *  a free of anything not live fails the test. Wraps to `base` at `limit`. */
+ *  a free of anything not live fails the test. Wraps to `base` at `limit`.
+ *  With `reuse`, the table freed last is handed out again first (as a real
+ *  allocator's free list would), so a driver's table address repeats. */
 export class RecordingAlloc implements RingAllocator {
   readonly live = new Set<number>();
   private next: number;
+  private readonly freed: { gpa: number; len: number }[] = [];
+  private readonly lens = new Map<number, number>();
 
-  constructor(readonly base: number, readonly limit = Infinity) {
+  constructor(readonly base: number, readonly limit = Infinity, private readonly reuse = false) {
     this.next = base;
   }
 
   alloc(len: number, align: number): number {
+    const last = this.freed[this.freed.length - 1];
+    if (last && last.len >= len && last.gpa % align === 0) {
+      this.freed.pop();
+      return this.take(last.gpa, last.len);
+    }
     let gpa = Math.ceil(this.next / align) * align;
     if (gpa + len > this.limit) gpa = this.base; // ample room: tables live briefly
     this.next = gpa + len;
-    this.live.add(gpa);
-    return gpa;
+    return this.take(gpa, len);
   }
 
   free(gpa: number): void {
     if (!this.live.delete(gpa)) throw new Error(`free of a table not allocated: ${gpa}`);
+    if (this.reuse) this.freed.push({ gpa, len: this.lens.get(gpa)! });
+    this.lens.delete(gpa);
+  }
+
+  private take(gpa: number, len: number): number {
+    this.live.add(gpa);
+    this.lens.set(gpa, len);
+    return gpa;
   }
 }
 

@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isPowerOfTwo } from '../../core/bits';
 import { Vfs } from '../../core/vfs';
 import { VirtiofsFileSystemType } from '../../fs/virtiofs';
 import type { DaxManager } from '../../fs/virtiofs/dax';
@@ -74,7 +75,7 @@ export function parseStartArgs(args: readonly string[], base: { chunkSize?: stri
       let n = NaN;
       try { n = parseSize(v ?? ''); } catch { /* below */ }
       if (!(n >= 0)) throw new UsageError(`--cache-size: a size (32M, 0 for no window), not "${v ?? ''}"`);
-      if (n !== 0 && !Number.isInteger(Math.log2(n))) throw new UsageError(`--cache-size ${v}: a power of two (16M, 32M...), or 0 for no window`);
+      if (n !== 0 && !isPowerOfTwo(n)) throw new UsageError(`--cache-size ${v}: a power of two (16M, 32M...), or 0 for no window`);
       o.cacheSize = v;
     } else if (a === '--chunk-size') {
       o.chunkSize = checkChunkSize(args[++i] ?? '');

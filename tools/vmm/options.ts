@@ -3,6 +3,7 @@
 
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isPowerOfTwo } from '../../core/bits';
 import { parseWireAddress } from '../../drivers/wire/address';
 import { usageFromParseArgs } from '../common/errors';
 import { parseSize } from '../common/size';
@@ -156,7 +157,7 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   }
 
   const queueSize = positiveInt('queue-size', v['queue-size'] ?? String(DEFAULTS.queueSize));
-  if ((queueSize & (queueSize - 1)) !== 0 || queueSize > 32768) {
+  if (!isPowerOfTwo(queueSize) || queueSize > 32768) {
     throw new UsageError(`--queue-size: must be a power of two up to 32768, not ${queueSize}`);
   }
   const numRequestQueues = positiveInt('num-request-queues', v['num-request-queues'] ?? String(DEFAULTS.numRequestQueues));
@@ -175,7 +176,7 @@ export function parseVmmArgs(argv: string[]): VmmOptions | undefined {
   const cacheSize = size('cache-size', v['cache-size'] ?? DEFAULTS.cacheSize);
   if (cacheSize % 4096 !== 0) throw new UsageError('--cache-size: a multiple of the page size (4096)');
   // QEMU's realize refuses it too; checked here so no guest is ever refused for it.
-  if (cacheSize !== 0 && !Number.isInteger(Math.log2(cacheSize))) {
+  if (cacheSize !== 0 && !isPowerOfTwo(cacheSize)) {
     throw new UsageError(`--cache-size ${v['cache-size']}: a power of two (${powerOfTwoNear(cacheSize)}), or 0 for no window`);
   }
   const listen = v.listen ?? DEFAULTS.listen;

@@ -8,6 +8,7 @@
 // and never pops here.
 
 import { Log, consoleLog } from '../../core/log';
+import { isPowerOfTwo } from '../../core/bits';
 import type { GuestMemory } from '../../core/memory';
 import type { QueueConfig } from '../../drivers/virtqueue';
 import {
@@ -99,7 +100,7 @@ export class VirtioFsDevice {
     if (numRequestQueues > VIRTIO_QUEUE_MAX - 1) {
       throw new RangeError(`num-request-queues ${numRequestQueues}: at most ${VIRTIO_QUEUE_MAX - 1}`);
     }
-    if (!Number.isInteger(queueSize) || queueSize < 1 || (queueSize & (queueSize - 1)) !== 0) {
+    if (!isPowerOfTwo(queueSize)) {
       throw new RangeError(`queue-size ${queueSize}: must be a power of 2`);
     }
     if (queueSize > VIRTQUEUE_MAX_SIZE) throw new RangeError(`queue-size ${queueSize}: must be ${VIRTQUEUE_MAX_SIZE} or smaller`);
@@ -108,7 +109,7 @@ export class VirtioFsDevice {
     if (window && window.len !== 0) {
       const { base, len } = window;
       // The virtio-fs DAX branch of QEMU: cache-size a power of 2, at least a page.
-      if (!Number.isSafeInteger(len) || len < PAGE_SIZE || !isPow2(len)) {
+      if (!isPowerOfTwo(len) || len < PAGE_SIZE) {
         throw new RangeError(`cache-size ${len}: must be a power of 2 no smaller than ${PAGE_SIZE}`);
       }
       if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0 || !Number.isSafeInteger(base + len)) {
@@ -203,9 +204,4 @@ export class VirtioFsDevice {
     if (this.closed || !this.started || !this.ready.has(index)) return;
     this.backend.notify(index);
   }
-}
-
-function isPow2(n: number): boolean {
-  while (n > 1 && n % 2 === 0) n /= 2; // no bitwise ops: a window may pass 2^31
-  return n === 1;
 }
