@@ -4,16 +4,11 @@
 // The whole stack in one process (driver, rings, FuseServer, MemFs).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Allocator } from '../../core/allocator';
 import { Errno, ErrnoError } from '../../core/errno';
-import { Vfs } from '../../core/vfs';
-import { InProcessTransport } from '../../drivers/virtio-mmio/in-process-transport';
-import { VirtioFsDriver } from '../../drivers/virtio-fs/driver';
 import * as K from '../../fs/fuse';
-import { VirtiofsFileSystemType, fuseDeviceOf } from '../../fs/virtiofs';
 import type { FuseFilesystem } from '../../tools/vmm/fuse';
-import { DeviceInstance } from '../../tools/vmm/instance';
 import { MemFs } from '../../tools/vmm/memfs';
+import { inProcessDevice, mountInProcess } from '../tools/in-process-share';
 
 const t = suite('hung device');
 
@@ -32,9 +27,7 @@ function hanging(inner: MemFs): { fs: FuseFilesystem; control: { hang: boolean }
 
 t('an unanswered LOOKUP: INTERRUPT, then ECONNABORTED for it and every later call; the driver stops', async () => {
   const { fs, control } = hanging(new MemFs({ 'a.txt': 'a\n' }));
-  const host = DeviceInstance.create({ sharedDir: '/nonexistent', tag: 'hung', cacheSize: 0, queueSize: 64,
-    numRequestQueues: 1, memory: 16 << 20, daxPolicy: 'none', readonly: true, filesystem: fs, logger: () => undefined },
-  { ram: 'buffer' });
+  const host = inProcessDevice(fs, 'hung');
   const seen: number[] = [];
   const server = host.server!;
   const serve = server.serve.bind(server);
@@ -44,12 +37,7 @@ t('an unanswered LOOKUP: INTERRUPT, then ECONNABORTED for it and every later cal
     return serve(src, reply, queue);
   };
   try {
-    const driver = await VirtioFsDriver.probe(new InProcessTransport(host.device.registers), host.memory,
-      new Allocator(0, 16 << 20), { logger: () => undefined });
-    const type = new VirtiofsFileSystemType({ log: () => undefined });
-    type.addDevice(fuseDeviceOf(driver, host.memory));
-    const vfs = new Vfs();
-    await vfs.mount(type, 'hung', '/', { 'request-timeout': '1' });
+    const { driver, vfs } = await mountInProcess(host, { 'request-timeout': '1' });
     control.hang = true;
     const t0 = Date.now();
     let e: unknown;

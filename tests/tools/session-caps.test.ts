@@ -6,19 +6,14 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Allocator } from '../../core/allocator';
 import { Errno } from '../../core/errno';
-import { Vfs } from '../../core/vfs';
-import { InProcessTransport } from '../../drivers/virtio-mmio/in-process-transport';
-import { VirtioFsDriver } from '../../drivers/virtio-fs/driver';
 import * as K from '../../fs/fuse';
 import { fuseName } from '../../fs/fuse';
-import { VirtiofsFileSystemType, fuseDeviceOf } from '../../fs/virtiofs';
 import { FuseClient, FuseServer, type FuseFilesystem } from '../../tools/vmm/fuse';
 import { FuseQueueBackend } from '../../tools/vmm/fuse-queues';
-import { DeviceInstance } from '../../tools/vmm/instance';
 import { MemFs } from '../../tools/vmm/memfs';
 import { PassthroughServer } from '../../tools/vmm/passthrough';
+import { inProcessDevice, mountInProcess } from './in-process-share';
 
 const t = suite('session caps');
 const lookup = (c: FuseClient, name: string, parent = K.FUSE_ROOT_ID) => c.call(K.FUSE_LOOKUP, parent, { name: fuseName(name) });
@@ -115,16 +110,9 @@ t('requests served at once stop at the cap; the rest wait in the ring and are al
       return (...args: unknown[]) => (hold ? new Promise((r) => releases.push(() => r(v.apply(target, args)))) : v.apply(target, args));
     },
   });
-  const host = DeviceInstance.create({ sharedDir: '/nonexistent', tag: 'caps', cacheSize: 0, queueSize: 64, numRequestQueues: 1,
-    memory: 16 << 20, daxPolicy: 'none', readonly: true, filesystem: gated, logger: () => undefined,
-    caps: { maxHandles: 100, maxInodes: 1000, maxRequests: 3 } }, { ram: 'buffer' });
+  const host = inProcessDevice(gated, 'caps', { maxHandles: 100, maxInodes: 1000, maxRequests: 3 });
   try {
-    const driver = await VirtioFsDriver.probe(new InProcessTransport(host.device.registers), host.memory,
-      new Allocator(0, 16 << 20), { logger: () => undefined });
-    const type = new VirtiofsFileSystemType({ log: () => undefined });
-    type.addDevice(fuseDeviceOf(driver, host.memory));
-    const vfs = new Vfs();
-    await vfs.mount(type, 'caps', '/', {});
+    const { driver, vfs } = await mountInProcess(host);
     await vfs.stat('/d');
     hold = true;
     const stats = [...Array(20).keys()].map((i) => vfs.stat(`/d/n${i}`));

@@ -1,24 +1,24 @@
+// The device model's end of the wire: handshake, registers in program
+// order, posted writes and notifies, interrupts, MAP/UNMAP, and every bad
+// frame refused with a reason. The guest's end alone: tests/drivers/wire-client.test.ts.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { Errno, ErrnoError } from '../../core/errno';
 import type { RegisterWidth } from '../../drivers/transport';
 import { parseWireAddress } from '../../drivers/wire/address';
 import {
-  encodeFrame, encodeHello, encodeInterrupt, encodeRegRead, encodeRegValue, encodeWelcome, Frame, FrameDecoder,
+  encodeFrame, encodeHello, encodeInterrupt, encodeRegRead, Frame, FrameDecoder,
   FrameType, WIRE_MAGIC, WireProtocolError, MAP_READ, MAP_WRITE,
 } from '../../drivers/wire/frames';
 import { connectWire } from '../../drivers/wire/tcp-transport.node';
 import { DeviceLink, DeviceSession, WireServer } from '../../tools/vmm/wire-server';
+import { RAM, TOKEN, WINDOW, rejection, sleep, within } from '../drivers/wire-kit';
 
 const t = suite('wire-server');
-const TOKEN = 'sesame';
-const RAM = { path: '/dev/shm/test-ram', base: 0, size: 1 << 20 };
-const WINDOW = { base: 1 << 30, size: 8 << 21 };
 const SLOW = 0x200; // a register whose read is answered after a delay
 
 class FakeSession implements DeviceSession {
@@ -81,25 +81,6 @@ function raw(address: string): Promise<Raw> {
   });
 }
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms); }),
-  ]);
-}
-
-async function rejection(p: Promise<unknown>): Promise<ErrnoError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, ErrnoError);
-    return e as ErrnoError;
-  }
-  throw new Error('expected a rejection');
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hello = () => encodeHello(new TextEncoder().encode(TOKEN));
 
 t('handshake over TCP: WELCOME carries RAM and window', async () => {
@@ -307,70 +288,6 @@ t('server close ends every connection: pending reads fail with EIO, onClose fire
   assert.instance(await within(closed, 2000, 'onClose'), ErrnoError);
   assert.is((await rejection(c.read(0, 4))).errno, Errno.EIO, 'reads after close fail at once');
   assert.ok(h.sessions[0].closedWith, 'session told');
-});
-
-t('a device model killed mid-read fails pending reads with EIO promptly', async () => {
-  // A raw device in a child process: WELCOME, then silence; SIGKILL it mid-read.
-  const welcome = Buffer.from(encodeWelcome({ version: 1, ram: RAM, window: null })).toString('hex');
-  const script = `const net=require('net');const s=net.createServer(c=>{c.once('data',()=>{c.write(Buffer.from('${welcome}','hex'))})});`
-    + `s.listen(0,'127.0.0.1',()=>process.stdout.write(String(s.address().port)+'\\n'));`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const port = await within(new Promise<string>((r) => child.stdout.once('data', (d) => r(String(d).trim()))), 5000, 'child port');
-    const c = await connectWire(`tcp:127.0.0.1:${port}`, TOKEN);
-    const closed = new Promise<Error>((r) => c.onClose(r));
-    const reads = [c.read(0x70, 4), c.read(0x34, 4), c.read(0x100, 1)];
-    await sleep(20);
-    const t0 = Date.now();
-    child.kill('SIGKILL');
-    for (const p of reads) assert.is((await within(rejection(p), 2000, 'read fails')).errno, Errno.EIO);
-    await within(closed, 2000, 'onClose');
-    assert.ok(Date.now() - t0 < 1500, 'promptly');
-    assert.ok(c.closed);
-  } finally {
-    child.kill('SIGKILL');
-  }
-});
-
-t('the guest closes on a REG_VALUE for no pending read, failing the rest with EIO', async () => {
-  const socks: net.Socket[] = [];
-  const srv = net.createServer((s) => {
-    socks.push(s);
-    s.once('data', () => {
-      s.write(encodeWelcome({ version: 1, ram: RAM, window: WINDOW }));
-      s.once('data', () => s.write(encodeRegValue(999, 1)));
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  try {
-    const port = (srv.address() as net.AddressInfo).port;
-    const c = await connectWire(`tcp:127.0.0.1:${port}`, TOKEN);
-    const closed = new Promise<Error>((r) => c.onClose(r));
-    const e = await within(rejection(c.read(0, 4)), 2000, 'read fails');
-    assert.is(e.errno, Errno.EIO);
-    assert.match((await closed).message, /REG_VALUE for no pending read/);
-  } finally {
-    await new Promise((r) => { srv.close(r); for (const s of socks) s.destroy(); });
-  }
-});
-
-t('connectWire fails clearly: nothing listening, or a device that never answers', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wire-'));
-  const mute = net.createServer((s) => socks.push(s));
-  const socks: net.Socket[] = [];
-  try {
-    const e = await rejection(connectWire(`unix:${path.join(dir, 'absent.sock')}`, TOKEN));
-    assert.is(e.errno, Errno.ENOENT);
-    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
-    const port = (mute.address() as net.AddressInfo).port;
-    const t0 = Date.now();
-    const slow = await rejection(connectWire(`tcp:127.0.0.1:${port}`, TOKEN, { timeoutMs: 50 }));
-    assert.is(slow.errno, Errno.ETIMEDOUT);
-    assert.ok(Date.now() - t0 < 1000);
-  } finally {
-    await new Promise((r) => { mute.close(r); for (const s of socks) s.destroy(); });
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 t('the listener refuses a non-loopback TCP address without a token, and a bad address', async () => {
