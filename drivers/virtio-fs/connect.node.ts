@@ -58,7 +58,7 @@ export async function connectVirtioFs(address: string, options: ConnectVirtioFsO
     const memory = new GuestMemory();
     memory.addRegion('ram', r.base, ram);
     if (w) {
-      const win = new WindowBacking(w.size);
+      const win = new WindowBacking(w.len);
       window = win;
       memory.addRegion('dax-window', w.base, win);
       transport.onMap((m) => {

@@ -75,14 +75,14 @@ export function decodePayload(type: number, reserved: number, payload: Uint8Arra
       const flags = dv.getUint16(2, true);
       if ((flags & ~WELCOME_WINDOW) !== 0) return bad('bad-field', `WELCOME: unknown flags 0x${flags.toString(16)}`);
       if (u32(4) !== tail.length) return bad('bad-size', `WELCOME: path length ${u32(4)} but ${tail.length} bytes follow`);
-      const ramBase = getU64(dv, 8), ramSize = getU64(dv, 16), wBase = getU64(dv, 24), wSize = getU64(dv, 32);
-      if (ramBase < 0 || ramSize < 0 || wBase < 0 || wSize < 0) return bad('bad-field', 'WELCOME: an address or size above 2^53');
-      if (!Number.isSafeInteger(ramBase + ramSize) || !Number.isSafeInteger(wBase + wSize)) {
+      const ramBase = getU64(dv, 8), ramSize = getU64(dv, 16), wBase = getU64(dv, 24), wLen = getU64(dv, 32);
+      if (ramBase < 0 || ramSize < 0 || wBase < 0 || wLen < 0) return bad('bad-field', 'WELCOME: an address or size above 2^53');
+      if (!Number.isSafeInteger(ramBase + ramSize) || !Number.isSafeInteger(wBase + wLen)) {
         return bad('bad-field', 'WELCOME: a region ends above 2^53');
       }
       let path: string;
       try { path = utf8Strict.decode(tail); } catch { return bad('bad-field', 'WELCOME: RAM path is not UTF-8'); }
-      const window = (flags & WELCOME_WINDOW) ? { base: wBase, size: wSize } : null;
+      const window = (flags & WELCOME_WINDOW) ? { base: wBase, len: wLen } : null;
       return { type, version: dv.getUint16(0, true), ram: { path, base: ramBase, size: ramSize }, window };
     }
     case FrameType.Refuse:

@@ -59,7 +59,7 @@ export function encodeWelcome(info: WelcomeInfo): Uint8Array {
   checkU64('RAM base', info.ram.base);
   checkU64('RAM size', info.ram.size);
   const w = info.window;
-  if (w) { checkU64('window base', w.base); checkU64('window size', w.size); }
+  if (w) { checkU64('window base', w.base); checkU64('window len', w.len); }
   const [buf, dv] = frame(FrameType.Welcome, 40 + path.length);
   dv.setUint16(8, info.version, true);
   dv.setUint16(10, w ? WELCOME_WINDOW : 0, true);
@@ -67,7 +67,7 @@ export function encodeWelcome(info: WelcomeInfo): Uint8Array {
   setU64(dv, 16, info.ram.base);
   setU64(dv, 24, info.ram.size);
   setU64(dv, 32, w ? w.base : 0);
-  setU64(dv, 40, w ? w.size : 0);
+  setU64(dv, 40, w ? w.len : 0);
   buf.set(path, 48);
   return buf;
 }

@@ -3,6 +3,7 @@
 
 import { Errno, ErrnoError } from '../../core/errno';
 import type { RegisterWidth } from '../transport';
+import type { SharedMemoryRegion } from '../virtio/shm';
 
 /** "VFSW" read as a little-endian u32. */
 export const WIRE_MAGIC = 0x57534656;
@@ -62,16 +63,12 @@ export interface SharedRam {
   base: number;
   size: number;
 }
-export interface CacheWindow {
-  base: number;
-  size: number;
-}
 /** What the device tells the guest in WELCOME. */
 export interface WelcomeInfo {
   version: number;
   ram: SharedRam;
-  /** Shared-memory region 0 (the DAX window), or null when absent. */
-  window: CacheWindow | null;
+  /** Shared-memory region 0 (the DAX cache window), or null when absent. */
+  window: SharedMemoryRegion | null;
 }
 
 export interface HelloFrame { type: 1; magic: number; version: number; token: Uint8Array }

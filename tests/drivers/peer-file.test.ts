@@ -33,7 +33,7 @@ async function device(ramPath: string, listen = 'tcp:127.0.0.1:0', size = RAM_SI
       d.helloSeen++;
       d.links.push(link);
       return {
-        ram: { path: ramPath, base: 0, size }, window: { base: 2 ** 40, size: 1 << 22 },
+        ram: { path: ramPath, base: 0, size }, window: { base: 2 ** 40, len: 1 << 22 },
         readRegister: () => new Promise<number>(() => {}), writeRegister: () => {}, notify: () => {}, close: () => {},
       };
     },

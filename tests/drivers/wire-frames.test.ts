@@ -12,7 +12,7 @@ const t = suite('wire-frames');
 const samples: Frame[] = [
   { type: FrameType.Hello, magic: WIRE_MAGIC, version: WIRE_VERSION, token: new Uint8Array([1, 2, 3, 250]) },
   { type: FrameType.Hello, magic: WIRE_MAGIC, version: WIRE_VERSION, token: new Uint8Array(0) },
-  { type: FrameType.Welcome, version: 1, ram: { path: '/dev/shm/vm-ram-é', base: 0, size: 2 ** 30 }, window: { base: 2 ** 40, size: 2 ** 33 } },
+  { type: FrameType.Welcome, version: 1, ram: { path: '/dev/shm/vm-ram-é', base: 0, size: 2 ** 30 }, window: { base: 2 ** 40, len: 2 ** 33 } },
   { type: FrameType.Welcome, version: 1, ram: { path: '', base: 0, size: 4096 }, window: null },
   { type: FrameType.Refuse, code: 13, reason: 'bad access token' },
   { type: FrameType.RegRead, id: 0xffffffff, offset: 0x100, width: 1 },
@@ -136,7 +136,7 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({
     type: fc.constant(2 as const), version: fc.nat({ max: 0xffff }),
     ram: fc.record({ path: text(40), base: fc.nat({ max: 2 ** 40 }), size: fc.nat({ max: 2 ** 40 }) }),
-    window: fc.option(fc.record({ base: fc.nat({ max: 2 ** 50 }), size: fc.nat({ max: 2 ** 40 }) })),
+    window: fc.option(fc.record({ base: fc.nat({ max: 2 ** 50 }), len: fc.nat({ max: 2 ** 40 }) })),
   }),
   fc.record({ type: fc.constantFrom(3 as const, 12 as const), code: u32, reason: text(40) }),
   fc.record({ type: fc.constant(4 as const), id: u32, offset: u32, width }),

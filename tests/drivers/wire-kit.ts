@@ -5,7 +5,7 @@ import { ErrnoError } from '../../core/errno';
 
 export const TOKEN = 'sesame';
 export const RAM = { path: '/dev/shm/test-ram', base: 0, size: 1 << 20 };
-export const WINDOW = { base: 1 << 30, size: 8 << 21 };
+export const WINDOW = { base: 1 << 30, len: 8 << 21 };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

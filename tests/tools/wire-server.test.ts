@@ -183,7 +183,7 @@ t('map resolves only after the guest handler ran; unmap likewise; errors carry t
     await m2;
     const e = await rejection(link.map({ moffset: 0, len: 4096, foffset: 0, flags: MAP_READ, path: 'missing' }));
     assert.is(e.errno, Errno.ENOENT);
-    const outside = await rejection(link.map({ moffset: WINDOW.size - 4096, len: 8192, foffset: 0, flags: MAP_READ, path: 'x' }));
+    const outside = await rejection(link.map({ moffset: WINDOW.len - 4096, len: 8192, foffset: 0, flags: MAP_READ, path: 'x' }));
     assert.is(outside.errno, Errno.EINVAL);
     assert.is(await c.read(4, 4), 0x44, 'the connection still works');
   } finally {

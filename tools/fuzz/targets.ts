@@ -58,7 +58,7 @@ const wire: FuzzTarget = {
     d.end();
   },
   seeds: () => [
-    W.encodeHello(enc.encode('token')), W.encodeWelcome({ version: 1, ram: { path: '/proc/1/fd/3', base: 0, size: 1 << 20 }, window: { base: 2 ** 40, size: 1 << 21 } }),
+    W.encodeHello(enc.encode('token')), W.encodeWelcome({ version: 1, ram: { path: '/proc/1/fd/3', base: 0, size: 1 << 20 }, window: { base: 2 ** 40, len: 1 << 21 } }),
     W.encodeRefuse(13, 'bad token'), W.encodeRegRead(7, 0x70, 4), W.encodeRegValue(7, 0x1234), W.encodeRegWrite(0x70, 4, 1),
     W.encodeNotify(1), W.encodeInterrupt(1), W.encodeMap({ seq: 1, flags: 2, moffset: 0, len: 4096, foffset: 0, path: '/proc/1/fd/9' }),
     W.encodeUnmap(2, 0, 4096), W.encodeMapAck(1, 0), W.encodeGoodbye(0, 'bye'),

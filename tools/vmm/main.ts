@@ -48,7 +48,7 @@ function sessionFor(opts: VmmOptions, devices: Devices) {
     log(`guest ${link.peer} connected`);
     return {
       ram: { path: instance.ramPath, base: 0, size: opts.memory },
-      window: instance.window ? { base: instance.device.window!.base, size: instance.window.size } : null,
+      window: instance.device.window ?? null,
       readRegister: (offset, width) => regs.read(offset, width),
       writeRegister: (offset, width, value) => regs.write(offset, width, value),
       notify: (queue) => { notifies.set(queue, (notifies.get(queue) ?? 0) + 1); regs.write(0x050, 4, queue); },

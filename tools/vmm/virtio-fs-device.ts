@@ -20,6 +20,7 @@ import {
 } from '../../drivers/virtio/features';
 import { VIRTIO_ID_FS, VIRTIO_QUEUE_MAX, VIRTQUEUE_MAX_SIZE } from '../../drivers/virtio/ids';
 import { VIRTIO_STATUS_DRIVER_OK } from '../../drivers/virtio/status';
+import type { SharedMemoryRegion } from '../../drivers/virtio/shm';
 import { VIRTIO_FS_SHMCAP_ID_CACHE, encodeVirtioFsConfig } from '../../drivers/virtio-fs';
 
 /** The features QEMU's vhost-user-fs offers (with virtiofsd) over virtio-mmio. */
@@ -68,7 +69,7 @@ export interface VirtioFsDeviceOptions {
   /** QEMU `queue-size`: each queue's QueueNumMax, a power of two; default 1024. */
   queueSize?: number;
   /** The cache window: shared-memory region 0. Absent, or len 0, means no DAX. */
-  window?: { base: number; len: number };
+  window?: SharedMemoryRegion;
   /** Builds the backend; it reports back through the sink. */
   backend: (sink: VirtioFsDeviceSink) => VirtioFsBackend;
   logger?: Log;
@@ -82,7 +83,7 @@ export class VirtioFsDevice {
   readonly tag: string;
   readonly numRequestQueues: number;
   readonly queueSize: number;
-  readonly window: { base: number; len: number } | undefined;
+  readonly window: SharedMemoryRegion | undefined;
   private readonly backend: VirtioFsBackend;
   private readonly onDriverOk: (() => void) | undefined;
   private readonly log: Log;

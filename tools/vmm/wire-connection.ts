@@ -7,11 +7,12 @@
 import type * as net from 'node:net';
 import { Errno, ErrnoError } from '../../core/errno';
 import {
-  CacheWindow, encodeDoorbell, encodeGoodbye, encodeInterrupt, encodeMap, encodeRefuse, encodeRegValue,
+  encodeDoorbell, encodeGoodbye, encodeInterrupt, encodeMap, encodeRefuse, encodeRegValue,
   encodeUnmap, encodeWelcome, Frame, FrameDecoder, FrameType, frameTypeName, MAP_READ, MAP_WRITE,
   QUEUE_NOTIFY_OFFSET, WIRE_MAGIC, WIRE_VERSION, WireProtocolError,
 } from '../../drivers/wire/frames';
 import { isLoopback, type DeviceLink, type DeviceSession, type Doorbells, type MapRequest, type WireServer } from './wire-server';
+import type { SharedMemoryRegion } from '../../drivers/virtio/shm';
 
 /** Output bytes queued for one guest before its frames stop being read. */
 export const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;
@@ -28,7 +29,7 @@ export class Connection implements DeviceLink {
   private state: 'hello' | 'opening' | 'open' | 'closed' = 'hello';
   private readonly decoder = new FrameDecoder();
   private session: DeviceSession | null = null;
-  private window: CacheWindow | null = null;
+  private window: SharedMemoryRegion | null = null;
   private readonly queue: RegisterFrame[] = [];
   private busy = false;
   private readonly maps = new Map<number, PendingMap>();
@@ -173,8 +174,8 @@ export class Connection implements DeviceLink {
     if (this.closed) return new ErrnoError(Errno.EIO, 'wire: connection closed');
     const w = this.window ?? this.session?.window ?? null;
     if (!w) return new ErrnoError(Errno.ENODEV, `wire: ${what} without a cache window`);
-    if (!(len > 0) || !(moffset >= 0) || moffset + len > w.size) {
-      return new ErrnoError(Errno.EINVAL, `wire: ${what} [${moffset}, +${len}) outside the ${w.size}-byte window`);
+    if (!(len > 0) || !(moffset >= 0) || moffset + len > w.len) {
+      return new ErrnoError(Errno.EINVAL, `wire: ${what} [${moffset}, +${len}) outside the ${w.len}-byte window`);
     }
     return null;
   }

@@ -8,7 +8,8 @@ import * as crypto from 'node:crypto';
 import { Errno, ErrnoError } from '../../core/errno';
 import type { RegisterWidth } from '../../drivers/transport';
 import { formatWireAddress, parseWireAddress, WireAddress } from '../../drivers/wire/address';
-import { CacheWindow, encodeRefuse, SharedRam } from '../../drivers/wire/frames';
+import { encodeRefuse, SharedRam } from '../../drivers/wire/frames';
+import type { SharedMemoryRegion } from '../../drivers/virtio/shm';
 import { Connection, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_STALL_MS } from './wire-connection';
 
 export { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_STALL_MS };
@@ -17,7 +18,7 @@ export { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_STALL_MS };
 export interface DeviceSession {
   /** Told to the guest in WELCOME. */
   readonly ram: SharedRam;
-  readonly window: CacheWindow | null;
+  readonly window: SharedMemoryRegion | null;
   /** May return a promise: later register frames wait for it (program order). */
   readRegister(offset: number, width: RegisterWidth): number | Promise<number>;
   writeRegister(offset: number, width: RegisterWidth, value: number): void;
