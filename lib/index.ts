@@ -7,23 +7,24 @@
 // DAX.md and PASSTHROUGH.md describe the calls.
 
 // core: errors, memory, the allocator, the VFS.
-export { Errno, ErrnoError, errnoName } from '../core/errno';
-export type { ErrnoName } from '../core/errno';
-export type { Log } from '../core/log';
-export { Allocator } from '../core/allocator';
-export { BufferBacking, GuestMemory } from '../core/memory';
-export type { MemoryBacking } from '../core/memory';
-export { WindowBacking } from '../core/window';
+export {
+  Allocator, BufferBacking, Errno, ErrnoError, GuestMemory, WindowBacking, errnoName,
+  type ErrnoName, type Log, type MemoryBacking,
+} from '../core';
 export * from '../core/vfs';
 
 // drivers: virtio-mmio transports and the virtio-fs driver.
-export { InProcessTransport } from '../drivers/virtio-mmio/in-process-transport';
-export * from '../drivers/virtio-fs/config';
-export { VirtioFsDriver, VirtioFsProbeError, VIRTIO_FS_DRIVER_FEATURES } from '../drivers/virtio-fs';
+export { InProcessTransport } from '../drivers/virtio-mmio';
+export {
+  VirtioFsDriver, VirtioFsProbeError, VIRTIO_FS_DRIVER_FEATURES,
+  // the config layout
+  VIRTIO_FS_TAG_SIZE, VIRTIO_FS_CONFIG_TAG, VIRTIO_FS_CONFIG_NUM_REQUEST_QUEUES, VIRTIO_FS_CONFIG_SIZE,
+  VIRTIO_FS_HIPRIO_QUEUE, VIRTIO_FS_FIRST_REQUEST_QUEUE, VIRTIO_FS_SHMCAP_ID_CACHE, VirtioFsConfigError,
+  encodeTag, encodeVirtioFsConfig, decodeTag,
+} from '../drivers/virtio-fs';
 // The filesystem's RequestOptions (per call) keep the plain name; the driver's are per queue.
 export type { VirtioFsDriverOptions, NegotiatedInit, RequestOptions as DriverRequestOptions, SharedMemoryRegion } from '../drivers/virtio-fs';
-export { connectVirtioFs } from '../drivers/virtio-fs/connect.node';
-export type { ConnectVirtioFsOptions, RemoteVirtioFs } from '../drivers/virtio-fs/connect.node';
+export { connectVirtioFs, type ConnectVirtioFsOptions, type RemoteVirtioFs } from '../drivers/virtio-fs/index.node';
 
 // fs: the virtiofs filesystem and its DAX window manager.
 export * from '../fs/virtiofs';

@@ -1,15 +1,27 @@
 // The floors between layers, read from every import in the tree (parsed
 // with the TypeScript compiler, so strings and comments never count):
-// core < drivers < fs/fuse < fs/virtiofs < tools; the device model
-// (tools/vmm) uses drivers and fs/fuse, never the guest filesystem; and
-// tools reach a lower layer's folder only through its index (or one of
-// its *.node.ts files, which a portable index cannot re-export).
+// core < drivers < fs/fuse < fs/virtiofs < tools < lib; the device model
+// (tools/vmm) uses drivers and fs/fuse, never the guest filesystem.
+//
+// Entries: tools/ and lib/ (the programs and the package's library entry)
+// reach core/, drivers/ and fs/ only through an entry file, a folder's
+// index.ts (portable) or index.node.ts (the Node-side entry: index.ts plus
+// the folder's *.node.ts files). A folder with no entry (core/native,
+// fs/virtiofs/vnops, drivers/ itself) is reached through its parent's or a
+// sibling's. lib/ reaches a tools/ folder that has an index through it.
+// Portability: a portable file (not *.node.ts) in core/, drivers/ or fs/
+// never imports a *.node.ts file, so a portable entry stays portable all
+// the way down (tests/core/portability.test.ts checks each file alone).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 
-export const LAYERS = ['core', 'drivers', 'fs/fuse', 'fs/virtiofs', 'tools'] as const;
+export const LAYERS = ['core', 'drivers', 'fs/fuse', 'fs/virtiofs', 'tools', 'lib'] as const;
 export type Layer = (typeof LAYERS)[number];
+/** The layers a microkernel embeds: no Node outside *.node.ts files. */
+const PORTABLE: readonly Layer[] = ['core', 'drivers', 'fs/fuse', 'fs/virtiofs'];
+/** The layers that use the others only through their entries. */
+const CONSUMERS: readonly Layer[] = ['tools', 'lib'];
 
 export interface Edge { from: string; to: string; line: number }
 
@@ -65,13 +77,16 @@ export function importsOf(root: string, rel: string, text?: string): Edge[] {
   return out;
 }
 
-/** The innermost folder of a lower layer around rel that has an index.ts. */
+/** The innermost folder of a tools/ path around rel that has an index.ts. */
 function indexedFolder(root: string, rel: string): string | undefined {
   for (let d = path.dirname(rel); d !== '.' && layerOf(d) !== undefined; d = path.dirname(d)) {
     if (fs.existsSync(path.join(root, d, 'index.ts'))) return d;
   }
   return undefined;
 }
+
+const isEntry = (rel: string): boolean => ['index.ts', 'index.node.ts'].includes(path.basename(rel));
+const isNodeOnly = (rel: string): boolean => rel.endsWith('.node.ts');
 
 /** Why an edge breaks a floor, or undefined. */
 export function violation(root: string, e: Edge): string | undefined {
@@ -84,17 +99,23 @@ export function violation(root: string, e: Edge): string | undefined {
   if (p.startsWith('tools/vmm/') && b === 'fs/virtiofs') {
     return `${e.from}:${e.line}: the device model imports the guest filesystem (${e.to})`;
   }
-  if (a === 'tools' && b !== 'tools') {
+  if (PORTABLE.includes(a) && !isNodeOnly(e.from) && isNodeOnly(e.to)) {
+    return `${e.from}:${e.line}: a portable file imports the Node-only ${e.to}`;
+  }
+  if (CONSUMERS.includes(a) && PORTABLE.includes(b) && !isEntry(e.to)) {
+    return `${e.from}:${e.line}: imports ${e.to} past its folder's entry (an index.ts or index.node.ts)`;
+  }
+  if (a === 'lib' && b === 'tools') {
     const folder = indexedFolder(root, e.to);
-    if (folder !== undefined && path.basename(e.to) !== 'index.ts' && !e.to.endsWith('.node.ts')) {
+    if (folder !== undefined && path.basename(e.to) !== 'index.ts') {
       return `${e.from}:${e.line}: imports ${e.to} past ${folder}/index.ts`;
     }
   }
   return undefined;
 }
 
-export function scanTree(root: string): { files: number; edges: number; problems: string[] } {
-  const files = ['core', 'drivers', 'fs', 'tools'].flatMap((d) => sourceFiles(root, d));
+export function scanTree(root: string): { files: string[]; edges: number; problems: string[] } {
+  const files = ['core', 'drivers', 'fs', 'tools', 'lib'].flatMap((d) => sourceFiles(root, d));
   const problems: string[] = [];
   let edges = 0;
   for (const f of files) {
@@ -104,5 +125,5 @@ export function scanTree(root: string): { files: number; edges: number; problems
       if (v !== undefined) problems.push(v);
     }
   }
-  return { files: files.length, edges, problems };
+  return { files, edges, problems };
 }

@@ -79,8 +79,8 @@ proto.slice = function (this: Uint8Array, ...a: unknown[]) {
 
 async function main(): Promise<void> {
   const K = require('../../fs/fuse') as typeof Fuse;
-  const { Allocator } = require('../../core/allocator') as typeof import('../../core/allocator');
-  const { InProcessTransport } = require('../../drivers/virtio-mmio/in-process-transport') as typeof import('../../drivers/virtio-mmio/in-process-transport');
+  const { Allocator } = require('../../core') as typeof import('../../core');
+  const { InProcessTransport } = require('../../drivers/virtio-mmio') as typeof import('../../drivers/virtio-mmio');
   const { VirtioFsDriver } = require('../../drivers/virtio-fs') as typeof import('../../drivers/virtio-fs');
   const { DeviceInstance } = require('../../tools/vmm/instance') as typeof import('../../tools/vmm/instance');
   const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), 'copies-'));

@@ -13,12 +13,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { HostFileRange } from '../../core/host-file.node';
-import { MappedFileRange } from '../../core/mapped-range.node';
-import { BufferBacking, GuestMemory, type MemoryBacking } from '../../core/memory';
-import { mmapAddon, mmapMissing } from '../../core/native/mmap.node';
-import { createRam } from '../../core/ram.node';
-import { WindowBacking, type FileRange } from '../../core/window';
+import {
+  BufferBacking, GuestMemory, HostFileRange, MappedFileRange, WindowBacking, createRam, mmapAddon, mmapMissing,
+  type FileRange, type MemoryBacking,
+} from '../../core/index.node';
 import { table } from './report';
 
 const RAM = 64 << 20;

@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseWireAddress } from '../../drivers/wire/address';
+import { parseWireAddress } from '../../drivers/wire';
 import { UsageError } from './usage';
 
 /** An error's first line, with the stack only under VIRTIOFS_DEBUG=1. */

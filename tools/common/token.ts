@@ -10,7 +10,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { formatWireAddress, parseWireAddress } from '../../drivers/wire/address';
+import { formatWireAddress, parseWireAddress } from '../../drivers/wire';
 import { UsageError } from './usage';
 
 const uid = (): number => process.geteuid?.() ?? 0;

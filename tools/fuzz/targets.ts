@@ -7,9 +7,9 @@
 //   reply     the guest side's FUSE reply decoder (fs/fuse/replies.ts)
 //   vq        the virtqueue device half over hostile guest memory (drivers/virtqueue/device.ts)
 
-import { BufferBacking, GuestMemory } from '../../core/memory';
+import { BufferBacking, GuestMemory } from '../../core';
 import { DeviceQueue, VirtqueueError, virtqLayout } from '../../drivers/virtqueue';
-import * as W from '../../drivers/wire/frames';
+import * as W from '../../drivers/wire';
 import * as K from '../../fs/fuse';
 import { AnyRequest, decodeReply, encodeReply, encodeRequest, fuseName, Opcode } from '../../fs/fuse';
 import { BufferRequest } from '../vmm/fuse';

@@ -2,7 +2,7 @@
 // words. Hand-parsed, because the command's own flags (ls -l) must not be
 // taken for global ones.
 
-import { parseWireAddress } from '../../drivers/wire/address';
+import { parseWireAddress } from '../../drivers/wire';
 import { parseSize } from '../common/size';
 import { UsageError } from '../common/usage';
 

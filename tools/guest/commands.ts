@@ -4,7 +4,7 @@
 // errno name) or UsageErrors.
 
 import * as posix from 'node:path/posix';
-import { ErrnoError } from '../../core/errno';
+import { ErrnoError } from '../../core';
 import { O_RDONLY, S_IFDIR, S_IFLNK, S_IFMT, type Vfs } from '../../core/vfs';
 import { UsageError } from './args';
 import { nodeidsOf, realpathIn } from './names';

@@ -5,7 +5,7 @@
 // Exit status: 0, 1 for a failed command (errno printed), 2 for usage.
 // Every error is one line, never a stack trace (VIRTIOFS_DEBUG=1 adds it).
 
-import { ErrnoError } from '../../core/errno';
+import { ErrnoError } from '../../core';
 import { describeError as oneLine } from '../common/errors';
 import { versionLine } from '../common/version';
 import { FILE_COMMANDS, USAGE, UsageError, parseGuestArgs, type GuestArgs } from './args';

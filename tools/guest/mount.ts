@@ -5,10 +5,9 @@
 // FORGETs, REMOVEMAPPINGs and DESTROY of the unmount) are not.
 
 import * as fs from 'node:fs';
-import { Errno, ErrnoError } from '../../core/errno';
-import type { Log } from '../../core/log';
+import { Errno, ErrnoError, type Log } from '../../core';
 import { Vfs } from '../../core/vfs';
-import { connectVirtioFs, type RemoteVirtioFs } from '../../drivers/virtio-fs/connect.node';
+import { connectVirtioFs, type RemoteVirtioFs } from '../../drivers/virtio-fs/index.node';
 import { connectionOf, type FuseDevice, fuseDeviceOf, VirtiofsFileSystemType } from '../../fs/virtiofs';
 import type { DaxManager } from '../../fs/virtiofs/dax';
 import { connectError } from '../common/errors';

@@ -4,7 +4,7 @@
 // resolved, not the name it happened to be opened through.
 
 import * as posix from 'node:path/posix';
-import { Errno, ErrnoError } from '../../core/errno';
+import { Errno, ErrnoError } from '../../core';
 import { S_IFLNK, S_IFMT, type Vfs } from '../../core/vfs';
 
 /** Linux's MAXSYMLINKS. */

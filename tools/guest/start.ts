@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isPowerOfTwo } from '../../core/bits';
+import { isPowerOfTwo } from '../../core';
 import { Vfs } from '../../core/vfs';
 import { VirtiofsFileSystemType } from '../../fs/virtiofs';
 import type { DaxManager } from '../../fs/virtiofs/dax';

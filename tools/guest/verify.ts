@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as posix from 'node:path/posix';
-import { ErrnoError } from '../../core/errno';
+import { ErrnoError } from '../../core';
 import { O_RDONLY, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Vfs } from '../../core/vfs';
 
 export interface ShareListing {

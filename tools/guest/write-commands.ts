@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as posix from 'node:path/posix';
-import { Errno, ErrnoError } from '../../core/errno';
+import { Errno, ErrnoError } from '../../core';
 import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT } from '../../core/vfs';
 import { UsageError } from '../common/usage';
 import { resolvePath, type ShellContext } from './shell-context';

@@ -8,9 +8,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Allocator } from '../../core/allocator';
+import { Allocator } from '../../core';
 import { Vfs } from '../../core/vfs';
-import { InProcessTransport } from '../../drivers/virtio-mmio/in-process-transport';
+import { InProcessTransport } from '../../drivers/virtio-mmio';
 import { VirtioFsDriver } from '../../drivers/virtio-fs';
 import { VirtiofsFileSystemType, fuseDeviceOf } from '../../fs/virtiofs';
 import { DeviceInstance } from '../vmm/instance';

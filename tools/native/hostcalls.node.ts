@@ -2,7 +2,7 @@
 // reason when it was not: callers fall back then (core/addon.node.ts finds
 // it from the package root).
 
-import { loadAddon } from '../../core/addon.node';
+import { loadAddon } from '../../core/index.node';
 
 export interface HostCallsAddon {
   mknodat(dirfd: number, name: Buffer, mode: number, dev: number): void;

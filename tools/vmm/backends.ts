@@ -2,8 +2,7 @@
 // TypeScript; the instance builds it) or vhost-user (the real virtiofsd, one
 // daemon per guest session, as virtiofsd serves one front-end and exits).
 
-import type { MemoryBacking } from '../../core/memory';
-import { isRamFile } from '../../core/ram.node';
+import { isRamFile, type MemoryBacking } from '../../core/index.node';
 import type { VmmOptions } from './options';
 import type { VirtioFsBackend, VirtioFsDeviceSink } from './virtio-fs-device';
 import type { DeviceLink } from './wire-server';

@@ -8,8 +8,7 @@
 // device as QEMU's virtio_error does, and nothing reaches guest memory from a
 // request started before a reset.
 
-import { Log, consoleLog } from '../../core/log';
-import type { GuestMemory } from '../../core/memory';
+import { Log, consoleLog, type GuestMemory } from '../../core';
 import { Chain, DeviceQueue, VirtqueueError, gather, scatter } from '../../drivers/virtqueue';
 import { ChainReply, ChainRequest, type ReplyTarget, type RequestSource } from './fuse';
 import type { VirtioFsBackend, VirtioFsDeviceSink, VirtioFsQueueSetup } from './virtio-fs-device';

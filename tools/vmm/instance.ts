@@ -4,9 +4,7 @@
 // backend that answers FUSE. The CLI makes one per connection; tests and an
 // embedding kernel make one and reach it in-process.
 
-import { BufferBacking, GuestMemory, type MemoryBacking } from '../../core/memory';
-import { createRam, isRamFile } from '../../core/ram.node';
-import { WindowBacking } from '../../core/window';
+import { BufferBacking, GuestMemory, WindowBacking, createRam, isRamFile, type MemoryBacking } from '../../core/index.node';
 import { DEFAULT_MAX_IN_FLIGHT, FuseQueueBackend } from './fuse-queues';
 import { DEFAULT_LIMITS, FuseServer, readonlyFilesystem, type FuseFilesystem, type SessionLimits } from './fuse';
 import { PassthroughServer } from './passthrough';

@@ -3,8 +3,8 @@
 
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isPowerOfTwo } from '../../core/bits';
-import { parseWireAddress } from '../../drivers/wire/address';
+import { isPowerOfTwo } from '../../core';
+import { parseWireAddress } from '../../drivers/wire';
 import { usageFromParseArgs } from '../common/errors';
 import { parseSize } from '../common/size';
 import { UsageError } from '../common/usage';

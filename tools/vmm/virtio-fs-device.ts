@@ -7,20 +7,15 @@
 // a vhost-user daemon (vhost-user/backend.ts), which gets the ring addresses
 // and never pops here.
 
-import { Log, consoleLog } from '../../core/log';
-import { isPowerOfTwo } from '../../core/bits';
-import type { GuestMemory } from '../../core/memory';
+import { Log, consoleLog, isPowerOfTwo, type GuestMemory } from '../../core';
 import type { QueueConfig } from '../../drivers/virtqueue';
 import {
-  MmioDeviceRegisters, MmioQueueConfig, MmioShmRegion,
-} from '../../drivers/virtio-mmio/device-registers';
-import { VIRTIO_MMIO_INT_VRING, VIRTIO_MMIO_VENDOR_QEMU } from '../../drivers/virtio-mmio/registers';
+  MmioDeviceRegisters, MmioQueueConfig, MmioShmRegion, VIRTIO_MMIO_INT_VRING, VIRTIO_MMIO_VENDOR_QEMU,
+} from '../../drivers/virtio-mmio';
 import {
-  VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, feature, hasFeature,
-} from '../../drivers/virtio/features';
-import { VIRTIO_ID_FS, VIRTIO_QUEUE_MAX, VIRTQUEUE_MAX_SIZE } from '../../drivers/virtio/ids';
-import { VIRTIO_STATUS_DRIVER_OK } from '../../drivers/virtio/status';
-import type { SharedMemoryRegion } from '../../drivers/virtio/shm';
+  VIRTIO_F_VERSION_1, VIRTIO_ID_FS, VIRTIO_QUEUE_MAX, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
+  VIRTIO_STATUS_DRIVER_OK, VIRTQUEUE_MAX_SIZE, feature, hasFeature, type SharedMemoryRegion,
+} from '../../drivers/virtio';
 import { VIRTIO_FS_SHMCAP_ID_CACHE, encodeVirtioFsConfig } from '../../drivers/virtio-fs';
 
 /** The features QEMU's vhost-user-fs offers (with virtiofsd) over virtio-mmio. */

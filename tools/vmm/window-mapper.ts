@@ -12,9 +12,8 @@
 // the earlier MAP's ack.
 
 import * as fs from 'node:fs';
-import { openFileRange } from '../../core/mapped-range.node';
-import { WindowBacking } from '../../core/window';
-import { MAP_READ, MAP_WRITE } from '../../drivers/wire/frames';
+import { WindowBacking, openFileRange } from '../../core/index.node';
+import { MAP_READ, MAP_WRITE } from '../../drivers/wire';
 import type { DeviceLink } from './wire-server';
 
 export interface MapArgs { moffset: number; len: number; fd: number; foffset: number; writable: boolean }

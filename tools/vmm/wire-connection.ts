@@ -5,14 +5,14 @@
 // does not read for stallMs, or lets 4x the bound pile up, is disconnected.
 
 import type * as net from 'node:net';
-import { Errno, ErrnoError } from '../../core/errno';
+import { Errno, ErrnoError } from '../../core';
 import {
   encodeDoorbell, encodeGoodbye, encodeInterrupt, encodeMap, encodeRefuse, encodeRegValue,
   encodeUnmap, encodeWelcome, Frame, FrameDecoder, FrameType, frameTypeName, MAP_READ, MAP_WRITE,
   QUEUE_NOTIFY_OFFSET, WIRE_MAGIC, WIRE_VERSION, WireProtocolError,
-} from '../../drivers/wire/frames';
+} from '../../drivers/wire';
+import type { SharedMemoryRegion } from '../../drivers/virtio';
 import { isLoopback, type DeviceLink, type DeviceSession, type Doorbells, type MapRequest, type WireServer } from './wire-server';
-import type { SharedMemoryRegion } from '../../drivers/virtio/shm';
 
 /** Output bytes queued for one guest before its frames stop being read. */
 export const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;

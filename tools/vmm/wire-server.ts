@@ -5,11 +5,11 @@
 
 import * as net from 'node:net';
 import * as crypto from 'node:crypto';
-import { Errno, ErrnoError } from '../../core/errno';
-import type { RegisterWidth } from '../../drivers/transport';
-import { formatWireAddress, parseWireAddress, WireAddress } from '../../drivers/wire/address';
-import { encodeRefuse, SharedRam } from '../../drivers/wire/frames';
-import type { SharedMemoryRegion } from '../../drivers/virtio/shm';
+import { Errno, ErrnoError } from '../../core';
+import {
+  encodeRefuse, formatWireAddress, parseWireAddress, type RegisterWidth, type SharedRam, type WireAddress,
+} from '../../drivers/wire';
+import type { SharedMemoryRegion } from '../../drivers/virtio';
 import { Connection, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_STALL_MS } from './wire-connection';
 
 export { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_STALL_MS };

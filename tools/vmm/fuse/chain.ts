@@ -8,7 +8,7 @@
 // Everything here is the guest's and untrusted: buffers may be short, split
 // anywhere (a header across two descriptors), or outside guest memory.
 
-import type { GuestMemory } from '../../../core/memory';
+import type { GuestMemory } from '../../../core';
 import type { Iovec } from '../../../drivers/virtqueue';
 
 /** The request: a chain's device-readable part. */

@@ -2,7 +2,7 @@
 // once, and WRITE's data stays where it is (a WriteSource), so a 1 MiB
 // WRITE is not gathered into a fresh buffer to be decoded.
 
-import { Errno } from '../../../core/errno';
+import { Errno } from '../../../core';
 import * as K from '../../../fs/fuse';
 import { AnyRequest, Decoded, LeReader, decodeRequest, fuseWriteIn, readInHeader } from '../../../fs/fuse';
 import type { RequestSource } from './chain';

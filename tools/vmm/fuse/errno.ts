@@ -2,7 +2,7 @@
 // by the server alone (a Node system error's code counts: the passthrough
 // lets host errors through unchanged).
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 
 const table = Errno as Record<string, number>;
 

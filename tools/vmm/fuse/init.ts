@@ -1,7 +1,7 @@
 // FUSE_INIT negotiation, as virtiofsd (libfuse's do_init) does it. The
 // server's: a filesystem only says what it adds (FsInit).
 
-import { Errno } from '../../../core/errno';
+import { Errno } from '../../../core';
 import * as K from '../../../fs/fuse';
 import { InitIn, InitOut } from '../../../fs/fuse';
 

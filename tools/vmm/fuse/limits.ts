@@ -13,7 +13,7 @@
 //   READDIRPLUS entry becomes nodeid 0, which the guest skips (Linux:
 //   fuse_direntplus_link treats a zero nodeid as "no inode").
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { FUSE_ROOT_ID, type EntryOut, type ForgetOne } from '../../../fs/fuse';
 import type { FuseContext, FuseFilesystem } from './filesystem';
 

@@ -6,7 +6,7 @@
 // The refusal comes first, before the inner filesystem looks at the
 // request, as a read-only mount refuses before the filesystem is asked.
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { wantsWrite } from '../../../core/vfs';
 import { FUSE_SETUPMAPPING_FLAG_WRITE } from '../../../fs/fuse';
 import type { FuseContext, FuseFilesystem } from './filesystem';

@@ -7,8 +7,7 @@
 // exceeds the buffer (READ, READDIR and READDIRPLUS are clamped to it; any
 // other reply that would not fit becomes ERANGE, or nothing below 16 bytes).
 
-import { Errno, ErrnoError } from '../../../core/errno';
-import { consoleLog } from '../../../core/log';
+import { Errno, ErrnoError, consoleLog } from '../../../core';
 import * as K from '../../../fs/fuse';
 import {
   AnyRequest, ForgetOne, InitIn, InitOut, Opcode, ReadIn, ReplyBodies, Request, RequestBodies,

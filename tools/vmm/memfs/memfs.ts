@@ -8,7 +8,7 @@
 // known from its LOOKUP (or READDIRPLUS entry) until FORGET brings its
 // count to 0; the root always is. Node-free.
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { DT_DIR, S_IFMT } from '../../../core/vfs';
 import {
   Attr, AttrOut, Dirent, DirentPlus, EntryOut, FlushIn, ForgetOne, FsyncIn, Kstatfs, NameIn, OpenIn, OpenOut,

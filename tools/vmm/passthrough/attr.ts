@@ -6,7 +6,7 @@
 
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import * as K from '../../../fs/fuse';
 import { AttrOut, SetattrIn } from '../../../fs/fuse';
 import { hostcalls } from '../../native/hostcalls.node';

@@ -13,7 +13,7 @@
 
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { DirFd } from './dir-cache';
 import { HostCalls } from './host';
 import { isDir } from './host-attrs';

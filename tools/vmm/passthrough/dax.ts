@@ -1,6 +1,6 @@
 // DAX mappings: SETUPMAPPING and REMOVEMAPPING through the DaxMapper.
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { RemovemappingIn, SetupmappingIn } from '../../../fs/fuse';
 import { checkRemove, checkSetup } from './mappings';
 import { PassthroughState } from './state';

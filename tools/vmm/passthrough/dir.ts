@@ -2,7 +2,7 @@
 // READDIRPLUS (entries reached through the held directory fd), RELEASEDIR.
 
 import type { BigIntStats } from 'node:fs';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import * as K from '../../../fs/fuse';
 import {
   Attr, Dirent, DirentPlus, OpenIn, OpenOut, ReaddirOut, ReaddirplusOut, ReadIn, ReleaseIn, direntplusSize, direntSize,

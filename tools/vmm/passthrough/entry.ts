@@ -2,7 +2,7 @@
 
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import * as K from '../../../fs/fuse';
 import { AttrOut, EntryOut, ForgetOne, GetattrIn, Kstatfs, NameIn, ReadlinkOut } from '../../../fs/fuse';
 import type { FuseContext } from '../fuse';

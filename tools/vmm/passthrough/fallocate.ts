@@ -7,7 +7,7 @@
 // util-linux's fallocate on the fd through /proc (a process per mapping).
 
 import { execFile } from 'node:child_process';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { hostcalls } from '../../native/hostcalls.node';
 
 const FALLOCATE = '/usr/bin/fallocate';

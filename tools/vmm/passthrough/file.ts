@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import * as K from '../../../fs/fuse';
 import { FlushIn, FsyncIn, OpenIn, OpenOut, ReadIn, ReleaseIn } from '../../../fs/fuse';
 import type { FuseContext, ReadSink } from '../fuse';

@@ -2,7 +2,7 @@
 // window, done before anything touches the host; a refusal is an
 // ErrnoError (EINVAL).
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import {
   FUSE_REMOVEMAPPING_MAX_ENTRY, FUSE_SETUPMAPPING_FLAG_WRITE, RemovemappingOne, SetupmappingIn,
 } from '../../../fs/fuse';

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import * as K from '../../../fs/fuse';
 import { CreateIn, CreateOut, EntryOut, LinkIn, MkdirIn, MknodIn, NameIn, Rename2In, RenameIn, SymlinkIn } from '../../../fs/fuse';
 import { hostcalls } from '../../native/hostcalls.node';

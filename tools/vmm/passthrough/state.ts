@@ -6,7 +6,7 @@
 // dir.ts, file.ts, dax.ts) and take this state as their first argument.
 
 import type { BigIntStats } from 'node:fs';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { Attr, EntryOut } from '../../../fs/fuse';
 import { errnoOf } from '../fuse';
 import { Confine } from './confine';

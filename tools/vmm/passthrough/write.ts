@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { CopyFileRangeIn, FallocateIn, FsyncIn, LseekIn, LseekOut, WriteOut } from '../../../fs/fuse';
 import * as K from '../../../fs/fuse';
 import { hostcalls } from '../../native/hostcalls.node';

@@ -4,7 +4,7 @@
 // verified parent's fd and its name, a directory by its own verified fd.
 // Without the addon: ENOSYS (the client answers EOPNOTSUPP from then on).
 
-import { Errno, ErrnoError } from '../../../core/errno';
+import { Errno, ErrnoError } from '../../../core';
 import { GetxattrArgs, GetxattrIn, SetxattrIn, XattrNameIn, XattrOut } from '../../../fs/fuse';
 import { hostcalls, type HostCallsAddon } from '../../native/hostcalls.node';
 import type { FuseContext } from '../fuse';

@@ -20,7 +20,7 @@ import type { VirtioFsBackend, VirtioFsDeviceSink, VirtioFsQueueSetup } from '..
 import { descTableSize, availRingSize, usedRingSize } from '../../../drivers/virtqueue';
 import {
   VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
-} from '../../../drivers/virtio/features';
+} from '../../../drivers/virtio';
 import { VhostUserFrontend } from './frontend';
 import { VringNotifiers } from './notifiers';
 import { VHOST_USER_F_PROTOCOL_FEATURES, VhostUserError, bit } from './protocol';

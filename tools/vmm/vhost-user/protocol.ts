@@ -3,7 +3,7 @@
 // little-endian, file descriptors as SCM_RIGHTS ancillary data. Only the
 // front-end's half is here: encode requests, check and decode replies.
 
-import { U32_MAX } from '../../../core/bits';
+import { U32_MAX } from '../../../core';
 
 export const VHOST_USER_HDR_SIZE = 12;
 /** Flags: bits 0-1 the version (always 1), bit 2 reply, bit 3 need_reply. */
