@@ -188,29 +188,10 @@ export interface ParentResult {
  * A last component "." or ".." comes back as such (each call has its errno).
  */
 export async function nameiParent(root: Vnode, path: PathLike, rootErrno: number, ctx: OpContext): Promise<ParentResult> {
-  const b = absoluteBytes(path);
-  let end = b.length;
-  while (end > 1 && b[end - 1] === SLASH) end--;
-  const trailingSlash = end < b.length;
-  const comps = splitPath(b.subarray(0, end));
-  const name = comps.pop();
+  const { comps, name, trailingSlash } = splitLast(absoluteBytes(path));
   if (name === undefined) throw new ErrnoError(rootErrno);
   const stack = await nameiStack(root, comps, true, ctx);
-  const dir = stack.pop()!;
-  try {
-    if (dir.type !== S_IFDIR) throw new ErrnoError(Errno.ENOTDIR);
-    // link_path_walk checks search permission on the directory before it
-    // hands back the last component: EACCES before ENOENT, EEXIST, EINVAL,
-    // and before the filesystem's lookup finds the name too long.
-    await maySearch(dir, ctx);
-    if (name.length > NAME_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'component too long');
-  } catch (e) {
-    vrele(dir);
-    releaseAll(stack);
-    throw e;
-  }
-  const kind: LastKind = isDot(name) ? 'dot' : isDotDot(name) ? 'dotdot' : 'norm';
-  return { dir, ancestors: stack, name, kind, trailingSlash };
+  return parentIn(stack, name, trailingSlash, ctx);
 }
 
 /**
@@ -220,11 +201,7 @@ export async function nameiParent(root: Vnode, path: PathLike, rootErrno: number
  */
 export async function parentOfLink(p: ParentResult, target: Uint8Array, ctx: OpContext): Promise<ParentResult> {
   const t = pathBytes(target);
-  let end = t.length;
-  while (end > 1 && t[end - 1] === SLASH) end--;
-  const trailingSlash = end < t.length;
-  const comps = splitPath(t.subarray(0, end));
-  const name = comps.pop();
+  const { comps, name, trailingSlash } = splitLast(t);
   const stack = [...p.ancestors, p.dir].map(vref);
   if (t[0] === SLASH) while (stack.length > 1) vrele(stack.pop()!);
   if (name === undefined) { releaseAll(stack); throw new ErrnoError(Errno.EISDIR); }
@@ -234,10 +211,28 @@ export async function parentOfLink(p: ParentResult, target: Uint8Array, ctx: OpC
     releaseAll(stack);
     throw e;
   }
+  return parentIn(stack, name, trailingSlash, ctx);
+}
+
+/** A path's components without its trailing slashes, the last one apart. */
+function splitLast(b: Uint8Array): { comps: Uint8Array[]; name: Uint8Array | undefined; trailingSlash: boolean } {
+  let end = b.length;
+  while (end > 1 && b[end - 1] === SLASH) end--;
+  const comps = splitPath(b.subarray(0, end));
+  return { comps, name: comps.pop(), trailingSlash: end < b.length };
+}
+
+/** The top of a walked stack as the parent of `name`; on an error every
+ *  reference in the stack is dropped. */
+async function parentIn(stack: Vnode[], name: Uint8Array, trailingSlash: boolean, ctx: OpContext): Promise<ParentResult> {
   const dir = stack.pop()!;
   try {
     if (dir.type !== S_IFDIR) throw new ErrnoError(Errno.ENOTDIR);
+    // link_path_walk checks search permission on the directory before it
+    // hands back the last component: EACCES before ENOENT, EEXIST, EINVAL,
+    // and before the filesystem's lookup finds the name too long.
     await maySearch(dir, ctx);
+    if (name.length > NAME_MAX) throw new ErrnoError(Errno.ENAMETOOLONG, 'component too long');
   } catch (e) {
     vrele(dir);
     releaseAll(stack);

@@ -3,22 +3,16 @@
 // unit-tested without a device.
 
 import type { BigIntStats } from 'node:fs';
-import type { Stat } from '../../core/vfs';
+import { S_IFBLK, S_IFCHR, S_IFMT, type Stat } from '../../core/vfs';
 
 const NS = 1_000_000_000n;
 
-/** The stat fields FUSE carries, on one scale for both sides. */
-export interface StatView {
-  ino: bigint;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  size: number;
+/** The stat fields FUSE carries, on one scale for both sides: the VFS's
+ *  Stat, its times in nanoseconds. */
+export type StatView = Pick<Stat, 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size'> & {
   mtimeNs: bigint;
   ctimeNs: bigint;
-}
+};
 
 export interface Mismatch {
   /** Guest path the answer was about. */
@@ -55,10 +49,6 @@ export interface StatCompareOptions {
   /** Compare st_ino (false when the device numbers nodes its own way). */
   ino: boolean;
 }
-
-const S_IFMT = 0o170000;
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
 
 /** Every field where the guest's stat differs from the host's. atime is left
  *  out: the harness's own reads move it. */

@@ -51,6 +51,16 @@ function session(dev: FuseDevice, dax: LookupBookDax = null, log: (m: string) =>
 }
 type LookupBookDax = ConstructorParameters<typeof LookupBook>[1];
 
+/** A LOOKUP whose caller gives up, answered afterwards with `nodeid`. */
+async function lateLookup(dev: HeldDevice, s: FuseSession, nodeid: bigint): Promise<void> {
+  const ac = new AbortController();
+  s.call(K.FUSE_LOOKUP, 1n, { name: K.fuseName('x') }, undefined, { signal: ac.signal }).catch(() => undefined);
+  ac.abort();
+  await settle();
+  dev.answer<typeof K.FUSE_LOOKUP>(dev.requests.length - 1, entry(nodeid));
+  await settle();
+}
+
 t('an abort rejects with EINTR at once and sends INTERRUPT of the request on hiprio', async () => {
   const dev = new HeldDevice();
   const { s, book } = session(dev);
@@ -84,12 +94,7 @@ t('a late LOOKUP of a nodeid a mount holds through the window: FORGET 1, its cou
   const { s, book } = session(dev, { dropInode: async (n: bigint) => { dropped.push(n); } });
   book.note(42n, 2);
   book.noteDax(42n);
-  const ac = new AbortController();
-  s.call(K.FUSE_LOOKUP, 1n, { name: K.fuseName('x') }, undefined, { signal: ac.signal }).catch(() => undefined);
-  ac.abort();
-  await settle();
-  dev.answer<typeof K.FUSE_LOOKUP>(0, entry(42n));
-  await settle();
+  await lateLookup(dev, s, 42n);
   const forgets = dev.hiprio.filter((r) => r.opcode === K.FUSE_FORGET);
   assert.equal(forgets.map((r) => [r.nodeid, (r.body as K.ForgetIn).nlookup]), [[42n, 1n]]);
   assert.is(book.count(42n), 2, 'the mount keeps its share');
@@ -103,12 +108,7 @@ t('a session without a lookup book says it could not give a late lookup back', a
   const dev = new HeldDevice();
   const logs: string[] = [];
   const s = new FuseSession(dev, (m) => logs.push(m));
-  const ac = new AbortController();
-  s.call(K.FUSE_LOOKUP, 1n, { name: K.fuseName('x') }, undefined, { signal: ac.signal }).catch(() => undefined);
-  ac.abort();
-  await settle();
-  dev.answer<typeof K.FUSE_LOOKUP>(0, entry(43n));
-  await settle();
+  await lateLookup(dev, s, 43n);
   assert.not.ok(dev.hiprio.some((r) => r.opcode === K.FUSE_FORGET), 'only the book sends FORGET');
   assert.ok(logs.some((m) => m.includes('nodeid 43') && m.includes('no lookup book')), logs.join('\n'));
 });
