@@ -75,12 +75,17 @@ const oneLine = (r: Run, what: string): void => {
   assert.not.match(r.err, /\n\s+at |Error:/, `${what}: no stack trace`);
 };
 
-t('--version and -h', async () => {
-  const [v, h] = await Promise.all([run(['--version']), run(['-h'])]);
+t('--version and -h, of virtiofs and of virtiofs start', async () => {
+  const [v, h, sv, sh] = await Promise.all([run(['--version']), run(['-h']), run(['start', '--version']), run(['start', '-h'])]);
   assert.is(v.code, 0);
   assert.match(v.out, /^virtiofs \d+\.\d+\.\d+ \(virtiofs-dax, node v/);
   assert.is(h.code, 0);
   assert.match(h.out, /^usage: virtiofs /);
+  assert.is(sv.code, 0, sv.err);
+  assert.match(sv.out, /^virtiofs start \d+\.\d+\.\d+ \(virtiofs-dax, node v/);
+  assert.is(sh.code, 0, sh.err);
+  assert.match(sh.out, /^usage: virtiofs start /);
+  assert.is(sv.err + sh.err, '');
 });
 
 t('a refused connection: exit 1, one line asking whether virtiofs-vmm runs there', async () => {

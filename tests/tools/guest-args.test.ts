@@ -67,6 +67,8 @@ t('start options', () => {
   assert.throws(() => parseStartArgs(['--frob'], { aggressive: false }), isUsage);
   assert.throws(() => parseStartArgs(['--cache-size', '3M'], { aggressive: false }), (e: unknown) => isUsage(e) && /power of two/.test(String(e)));
   assert.ok(parseStartArgs(['-h'], { aggressive: false }).help);
+  assert.ok(parseStartArgs(['--version'], { aggressive: false }).version);
+  assert.equal(parseGuestArgs(['start', '--version', '-h']).args, ['--version', '-h'], 'start gets its own -h and --version');
 });
 
 t('checked before connecting: the chunk size is a multiple of 4K, the address has tcp: or unix:', () => {

@@ -157,7 +157,8 @@ export function parseGuestArgs(argv: readonly string[]): GuestArgs {
   if (!ALL_COMMANDS.has(command)) throw new UsageError(`unknown command "${command}"`);
   out.command = command;
   const rest = argv.slice(i + 1);
-  if (PASSTHROUGH_COMMANDS.has(command)) {
+  if (PASSTHROUGH_COMMANDS.has(command) || command === 'start') {
+    // Their own words, -h and --version included: each has its own usage.
     out.args = rest;
   } else {
     // --json is also accepted after the command (virtiofs ls / --json).

@@ -24,6 +24,7 @@ import { VirtiofsFileSystemType } from '../../fs/virtiofs';
 import type { DaxManager } from '../../fs/virtiofs/dax';
 import { filesStatus, ProgressPrinter } from '../common/progress';
 import { parseSize } from '../common/size';
+import { versionLine } from '../common/version';
 import { checkChunkSize, UsageError } from './args';
 import type { ShellContext } from './commands';
 import { humanSize } from './format';
@@ -46,6 +47,7 @@ export interface StartOptions {
   /** Open the shell afterwards; default: when stdin is a terminal. */
   shell?: boolean;
   help?: boolean;
+  version?: boolean;
 }
 
 export interface StartIo {
@@ -54,7 +56,7 @@ export interface StartIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-export const START_USAGE = `usage: virtiofs start [--cache-size SIZE] [--no-shell] [DIR]
+export const START_USAGE = `usage: virtiofs start [--cache-size SIZE] [--no-shell] [--version] [-h] [DIR]
 
 Serves DIR (default: a generated sample tree) with virtiofs-vmm, mounts it
 over TCP and reads every file twice through DAX and through FUSE_READ, then
@@ -83,6 +85,8 @@ export function parseStartArgs(args: readonly string[], base: { chunkSize?: stri
       o.shell = false;
     } else if (a === '-h' || a === '--help') {
       o.help = true;
+    } else if (a === '--version' || a === '-V') {
+      o.version = true;
     } else if (a.startsWith('-')) {
       throw new UsageError(`start: unknown option ${a} (virtiofs start --help)`);
     } else if (o.dir === undefined) {
@@ -117,6 +121,7 @@ export function windowFor(dir: string, chunkSize: number): number {
 /** Runs the job; resolves with the exit status. */
 export async function runStart(opts: StartOptions, io: StartIo = process): Promise<number> {
   if (opts.help) { io.stdout.write(`${START_USAGE}\n`); return 0; }
+  if (opts.version) { io.stdout.write(`${versionLine('virtiofs start')}\n`); return 0; }
   const progress = new ProgressPrinter(io.stdout);
   let interrupted: NodeJS.Signals | undefined;
   let lost: Error | undefined;
