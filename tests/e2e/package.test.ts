@@ -134,13 +134,20 @@ main().catch((err) => { console.error(err); process.exit(1); });
   }
 });
 
-t("the README's embedding example, as written, against the installed package", async () => {
+t("the README's embedding examples, as written, against the installed package", async () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const m = /<!-- tests\/e2e\/package\.test\.ts runs this example as written[^>]*-->\n```ts\n([\s\S]*?)\n```/.exec(readme);
-  assert.ok(m, 'the README marks its example');
-  const r = await compileAndRun('readme-example', `${m![1]}\n`, 'node');
-  assert.is(r.code, 0, r.err);
-  assert.is(r.out, 'hello, virtio-fs\nwritten by the guest\n', 'read through the window, then a file written to the host');
+  const marked = [...readme.matchAll(/<!-- tests\/e2e\/package\.test\.ts runs this example as written[^>]*-->\n```ts\n([\s\S]*?)\n```/g)];
+  // What each prints, in the README's order.
+  const expected: [string, string][] = [
+    ['hello, virtio-fs\nwritten by the guest\n', 'over a host directory: read through the window, then a file written to the host'],
+    ['hi\n', 'over MemFs: a symlink followed to its file'],
+  ];
+  assert.is(marked.length, expected.length, 'the README marks its examples');
+  for (const [i, m] of marked.entries()) {
+    const r = await compileAndRun(`readme-example-${i}`, `${m[1]}\n`, 'node');
+    assert.is(r.code, 0, r.err);
+    assert.is(r.out, expected[i]![0], expected[i]![1]);
+  }
 });
 
 t.run();

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseVmmArgs, UsageError } from '../../tools/vmm/options';
+import { parseVmmArgs, USAGE, UsageError } from '../../tools/vmm/options';
 import { formatSize, parseSize } from '../../tools/common/size';
 import { defaultTokenFile, readTokenFile, writeTokenFile } from '../../tools/common/token';
 
@@ -86,6 +86,16 @@ t('caps: defaults, parsed, refused when not positive', () => {
   assert.equal([p.maxGuests, p.maxOpenFiles, p.maxInodes, p.maxRequests, p.maxQueuedBytes], [2, 10, 20, 3, 128 << 10]);
   assert.throws(() => parseVmmArgs(['--shared-dir', '/tmp', '--max-guests', '0']), /--max-guests: not a positive integer/);
   assert.throws(() => parseVmmArgs(['--shared-dir', '/tmp', '--max-queued-bytes', '1K']), /at least 64K/);
+});
+
+t("the README's options table has every option --help lists", () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const start = readme.indexOf('| option | default | meaning |');
+  assert.ok(start >= 0, 'the README has the table');
+  const table = readme.slice(start, readme.indexOf('\n\n', start));
+  const options = [...USAGE.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1]!).filter((o) => o !== '--version');
+  assert.ok(options.length > 20, `${options.length} options in --help`);
+  assert.equal(options.filter((o) => !table.includes(`\`${o}`)), [], 'missing from the README');
 });
 
 t.run();
