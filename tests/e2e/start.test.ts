@@ -4,7 +4,9 @@
 // no device model, no /dev/shm file and no temporary tree behind, also when
 // interrupted with Ctrl-C (SIGINT to its process group, as a terminal sends
 // it): then it says so in one line and nothing else; and when its stdout
-// closes under it, quietly.
+// closes under it, quietly. The device model it spawns leads a process
+// group of its own (compared in /proc/PID/stat), so that SIGINT reaches
+// only npm start, which ends it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -16,7 +18,9 @@ const root = path.resolve(__dirname, '../..');
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; out: string; err: string }
 
-function start(args: string[] = [], onOut?: (out: string, kill: (s: NodeJS.Signals) => void, stdout: NodeJS.ReadableStream & { destroy(): void }) => void): Promise<Run> {
+type OnOut = (out: string, kill: (s: NodeJS.Signals) => void, stdout: NodeJS.ReadableStream & { destroy(): void }, pid: number) => void;
+
+function start(args: string[] = [], onOut?: OnOut): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register', path.join(root, 'tools/guest/main.ts'), 'start', ...args], {
       cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
@@ -27,18 +31,27 @@ function start(args: string[] = [], onOut?: (out: string, kill: (s: NodeJS.Signa
     let err = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`start did not finish in 300 s\n${out}\n${err}`)); }, 300_000); // a hung run, on a loaded 2-CPU machine
     // The signal goes to the whole group, as a terminal's Ctrl-C does.
-    child.stdout.on('data', (d) => { out += d; onOut?.(out, (s) => process.kill(-child.pid!, s), child.stdout); });
+    child.stdout.on('data', (d) => { out += d; onOut?.(out, (s) => process.kill(-child.pid!, s), child.stdout, child.pid!); });
     child.stderr.on('data', (d) => { err += d; });
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out, err }); });
   });
 }
+
+/** ppid and process group of a live process, from /proc/PID/stat. */
+function procStat(pid: number): { ppid: number; pgid: number } {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // after "pid (comm) ": state ppid pgrp ...
+  return { ppid: Number(f[1]), pgid: Number(f[2]) };
+}
+
+const vmmPid = (out: string): number => Number(/virtiofs-vmm \(pid (\d+)\)/.exec(out)?.[1]);
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 async function leftNothing(r: Run): Promise<void> {
-  const pid = Number(/virtiofs-vmm \(pid (\d+)\)/.exec(r.out)?.[1]);
+  const pid = vmmPid(r.out);
   assert.ok(pid > 0, `the vmm pid is printed\n${r.out}`);
   for (let i = 0; i < 50 && alive(pid); i++) await new Promise((res) => setTimeout(res, 100));
   assert.not.ok(alive(pid), 'no virtiofs-vmm left running');
@@ -50,7 +63,18 @@ async function leftNothing(r: Run): Promise<void> {
 }
 
 t('exits 0: DAX beats FUSE_READ on the window\'s files, pass 2 from cached mappings, eviction as its own step', async () => {
-  const r = await start();
+  // The device model it spawns runs in a process group of its own, so a
+  // terminal's Ctrl-C reaches only the parent, which ends it.
+  let seen: { startPid: number; start: ReturnType<typeof procStat>; vmmPid: number; vmm: ReturnType<typeof procStat> } | undefined;
+  const r = await start([], (out, _kill, _stdout, pid) => {
+    const vmm = vmmPid(out);
+    if (!seen && vmm > 0) seen = { startPid: pid, start: procStat(pid), vmmPid: vmm, vmm: procStat(vmm) };
+  });
+  assert.ok(seen, `the vmm was seen running\n${r.out}`);
+  assert.is(seen!.vmm.ppid, seen!.startPid, 'the vmm is npm start\'s own child');
+  assert.is(seen!.start.pgid, seen!.startPid, 'npm start leads the group the test gave it');
+  assert.is.not(seen!.vmm.pgid, seen!.start.pgid, 'the vmm is not in npm start\'s process group');
+  assert.is(seen!.vmm.pgid, seen!.vmmPid, 'it leads a group of its own');
   assert.is(r.code, 0, `${r.out}\n${r.err}`);
   assert.match(r.out, /window 32\.0 MiB, dax-policy filesize/, 'a window that holds the working set');
   const line = (re: RegExp): string => r.out.split('\n').find((l) => re.test(l)) ?? '';
