@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the project's own native addons with node-gyp, against Node's own
 // headers where the machine has them: tools/native (host calls the
-// passthrough needs) and core/native (guest RAM and DAX window ranges mapped
+// passthrough needs, and the vhost-user socket's) and core/native (guest RAM and DAX window ranges mapped
 // into memory). A failed build is not fatal: each has a fallback, said here.
 // Prints to stderr only (npm pack --json reads stdout). Run by tools/build.js
 // at `prepare`; `node tools/addons.js` builds them alone.
@@ -16,7 +16,7 @@ const ADDONS = [
   {
     dir: 'tools/native', target: 'hostcalls',
     without: 'the passthrough runs without mknod of devices, RENAME_NOREPLACE/EXCHANGE, xattrs,\n'
-      + 'SEEK_DATA/SEEK_HOLE and copy_file_range',
+      + 'SEEK_DATA/SEEK_HOLE and copy_file_range; the vhost-user backend (SCM_RIGHTS) is refused',
   },
   {
     dir: 'core/native', target: 'mmap',

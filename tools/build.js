@@ -40,7 +40,6 @@ async function main() {
       format: 'cjs',
       sourcemap: true,
       banner: { js: '#!/usr/bin/env node' },
-      external: ['usocket'], // native addons: loaded at run time
       logLevel: 'warning',
     });
     fs.chmodSync(outfile, 0o755);

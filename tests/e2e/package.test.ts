@@ -1,12 +1,14 @@
 // The package as a user gets it: `npm pack` (which builds it: prepare says
 // nothing on stdout, so --json parses), its contents (the programs, the
 // library with its declarations, the licence; no tests, no CI, no sources),
-// an install into a temporary directory with no network and no optional
-// usocket, `npx virtiofs start` there, a TypeScript file importing the
-// library, and the README's embedding example run exactly as written.
+// an install into a temporary directory with no network (which builds the
+// native addons where a compiler is), `npx virtiofs start` there, vhost-user
+// refused in one line while tools/native is not built, a TypeScript file
+// importing the library, and the README's embedding example run exactly as
+// written.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,7 +51,8 @@ t('npm pack: prepare builds on stderr only; the tarball holds the programs, the 
   tarball = path.join(tmp, info[0]!.filename);
   const files = info[0]!.files.map((f) => f.path);
   for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/virtiofs.js', 'dist/virtiofs-vmm.js',
-    'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/core/vfs/vfs.d.ts', 'tools/native/src/hostcalls.c', 'core/native/src/mmap.c',
+    'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/core/vfs/vfs.d.ts', 'tools/native/src/hostcalls.c',
+    'tools/native/src/unixsock.c', 'tools/native/binding.gyp', 'core/native/src/mmap.c',
     'core/native/binding.gyp', 'tools/addons.js', 'tools/install.js']) {
     assert.ok(files.includes(f), `ships ${f}`);
   }
@@ -63,26 +66,50 @@ t('npm pack: prepare builds on stderr only; the tarball holds the programs, the 
   assert.is(pj.private, undefined, 'publishable');
   assert.is(pj.types, 'dist/lib/index.d.ts');
   assert.is(pj.exports['.'].types, './dist/lib/index.d.ts');
-  assert.ok(pj.optionalDependencies.usocket && !pj.dependencies?.usocket, 'usocket is optional');
+  assert.equal({ ...pj.dependencies, ...pj.optionalDependencies }, {}, 'no run-time dependency: the addons are built from the sources shipped');
 });
 
-t('installed into an empty project, without network or usocket: npx virtiofs start checks every byte', async () => {
+/** A C compiler, make and python3 on PATH: what node-gyp needs to build the addons. */
+const canBuild = ['cc', 'make', 'python3'].every((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
+
+t('installed into an empty project, without network: npx virtiofs start checks every byte', async () => {
   assert.ok(tarball, 'packed');
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  const i = await sh('npm', ['install', '--offline', '--omit=optional', '--no-audit', '--no-fund', tarball], app, 600_000);
+  const i = await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], app, 600_000);
   assert.is(i.code, 0, i.err);
-  assert.not.ok(fs.existsSync(path.join(app, 'node_modules', 'usocket')), 'no usocket');
   const v = await sh('npx', ['--offline', 'virtiofs-vmm', '--version'], app);
   assert.match(v.out, /^virtiofs-vmm \d+\.\d+\.\d+/);
   const s = await sh('npx', ['--offline', 'virtiofs', 'start'], app, 600_000);
   assert.is(s.code, 0, `${s.out}\n${s.err}`);
   assert.match(s.out, /^result: OK, every byte matches the host$/m);
   assert.match(s.out, /^ {2}pass 2 {7}DAX\/FUSE_READ [\d.]+x on the 4 files through the window/m);
-  // vhost-user asked for without usocket: one line saying what to install.
-  const vu = await sh('npx', ['--offline', 'virtiofs-vmm', '--shared-dir', app, '--backend', 'vhost-user'], app);
-  assert.is(vu.code, 2, vu.err);
-  assert.match(vu.err, /--backend vhost-user: the vhost-user backend needs the optional package usocket/);
-  assert.is(vu.err.trim().split('\n').length, 1, vu.err);
+});
+
+t('vhost-user in the installed package: past the addon check where tools/native was built; refused in one line where not', async () => {
+  const built = path.join(app, 'node_modules', 'virtiofs-dax', 'tools', 'native', 'build');
+  const vhostUser = (): Promise<Run> => sh('npx', ['--offline', 'virtiofs-vmm', '--shared-dir', app, '--backend', 'vhost-user',
+    '--virtiofsd', path.join(tmp, 'no-virtiofsd')], app);
+  if (canBuild) {
+    assert.ok(fs.existsSync(path.join(built, 'Release', 'hostcalls.node')), 'the install built tools/native (a compiler is here)');
+    const ok = await vhostUser();
+    assert.is(ok.code, 2, ok.err);
+    assert.match(ok.err, /--virtiofsd \S+no-virtiofsd: not found/, 'the addon loaded: the next check speaks');
+    fs.renameSync(built, `${built}.aside`); // as an install without a compiler leaves it
+  }
+  try {
+    const vu = await vhostUser();
+    assert.is(vu.code, 2, vu.err);
+    assert.match(vu.err, /--backend vhost-user: the vhost-user backend needs the project's native addon \(tools\/native\), not built here: install g\+\+, make and python3, then run npm rebuild virtiofs-dax/);
+    assert.is(vu.err.trim().split('\n').length, 1, vu.err);
+    if (canBuild) {
+      const r = await sh('npm', ['rebuild', '--offline', 'virtiofs-dax'], app, 600_000);
+      assert.is(r.code, 0, r.err);
+      assert.ok(fs.existsSync(path.join(built, 'Release', 'hostcalls.node')), 'the fix the message names built it');
+    }
+  } finally {
+    if (canBuild && !fs.existsSync(built)) fs.renameSync(`${built}.aside`, built);
+    fs.rmSync(`${built}.aside`, { recursive: true, force: true });
+  }
 });
 
 /** Compiles a TypeScript file of the app against the installed package's declarations and runs it. */

@@ -21,7 +21,7 @@ export function program(name: keyof typeof ENTRIES): string {
     for (const [out, entry] of Object.entries(ENTRIES)) {
       buildSync({
         entryPoints: [path.join(ROOT, entry)], outfile: path.join(d, `${out}.js`), bundle: true, platform: 'node',
-        target: 'node20', format: 'cjs', external: ['usocket'], logLevel: 'error',
+        target: 'node20', format: 'cjs', logLevel: 'error',
       });
     }
     dir = d;

@@ -1,26 +1,22 @@
 // virtiofsd creates its socket file at bind(), before listen(): the
 // front-end retries a refused or missing socket until a deadline, then
 // fails with the last error and the attempts. No daemon needed here: a
-// socket file nobody listens on refuses, as virtiofsd's does for a moment.
+// socket file nobody listens on refuses, as virtiofsd's does for a moment,
+// and a listener whose backlog is full makes a connect wait (EAGAIN).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { VhostUserConnection } from '../../tools/vmm/vhost-user/connection';
 import { VhostUserError } from '../../tools/vmm/vhost-user/protocol';
+import { backlogFull, boundNotListening, openFds } from './vhost-socket-rig';
 
 const t = suite('vhost-user connect retries');
 let dir = '';
 t.before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vu-connect-')); });
 t.after(() => { fs.rmSync(dir, { recursive: true, force: true }); });
-
-/** A unix socket file that is bound but never listens: connect is refused. */
-function boundNotListening(p: string): void {
-  execFileSync('python3', ['-c', 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])', p]);
-}
 
 t('refused, then listening: the connection is made on a later attempt', async () => {
   const p = path.join(dir, 'late.sock');
@@ -61,24 +57,49 @@ t('the daemon gone: no more attempts, its status in the error', async () => {
   }
 });
 
-t('a connect that times out while usocket still connects on the thread pool: rejected, and the process lives', async () => {
-  // Closing usocket's wrap before its threaded connect returned made the
-  // completion call into freed state: SIGSEGV within a few hundred tries.
-  const p = path.join(dir, 'slow.sock');
-  boundNotListening(p);
+t('a listener whose backlog stays full: the connect waits until its timeout, then is rejected; no fd left open', async () => {
+  const p = path.join(dir, 'full.sock');
+  const before = openFds();
+  const listener = await backlogFull(p);
+  try {
+    await VhostUserConnection.connect(p, 100);
+    assert.unreachable('connected past a full backlog');
+  } catch (e) {
+    assert.instance(e, VhostUserError);
+    assert.is((e as VhostUserError).kind, 'timeout');
+    assert.match((e as Error).message, /connect to .*full\.sock: no answer in 100 ms \(its backlog is full\)/);
+  } finally {
+    await listener.stop();
+  }
+  assert.is(openFds(), before, 'each attempt closed its socket');
+});
+
+t('connects that time out and connects refused, 1500 with a 1 ms timeout: each rejected, and the process lives', async () => {
+  // usocket, used before, connected on libuv's thread pool: closing its wrap
+  // before that returned made the completion call into freed state (SIGSEGV
+  // within a few hundred tries). Nothing of a connect outlives the call now.
+  const full = path.join(dir, 'slow.sock');
+  const refusing = path.join(dir, 'refusing.sock');
+  const listener = await backlogFull(full);
+  boundNotListening(refusing);
   let timeouts = 0;
   let refused = 0;
-  for (let i = 0; i < 1500; i++) {
-    try {
-      (await VhostUserConnection.connect(p, 1)).close();
-      assert.unreachable('connected to a socket that never listens');
-    } catch (e) {
-      assert.instance(e, VhostUserError);
-      if ((e as VhostUserError).kind === 'timeout') timeouts++; else refused++;
+  try {
+    for (let i = 0; i < 1500; i++) {
+      try {
+        (await VhostUserConnection.connect(i % 2 ? refusing : full, 1)).close();
+        assert.unreachable('connected to a socket that never accepts');
+      } catch (e) {
+        assert.instance(e, VhostUserError);
+        if ((e as VhostUserError).kind === 'timeout') timeouts++;
+        else if (/ECONNREFUSED/.test((e as Error).message)) refused++;
+      }
     }
+  } finally {
+    await listener.stop();
   }
-  assert.ok(timeouts > 0, `some connects outlasted 1 ms (${timeouts} timeouts, ${refused} refused)`);
-  await new Promise((r) => setTimeout(r, 200)); // the late completions arrive
+  assert.is(timeouts, 750, `every connect to the full backlog timed out (${timeouts})`);
+  assert.is(refused, 750, `every connect to the socket not listening was refused (${refused})`);
 });
 
 t.run();

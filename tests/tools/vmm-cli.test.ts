@@ -95,6 +95,11 @@ t('every user error: one line naming the fix, no stack trace, checked before lis
       assert.not.match(r.stderr, /\n\s+at |Error:/, `${what}: no stack trace`);
       assert.not.match(r.stdout, /listening/, `${what}: refused before listening`);
     });
+    // vhost-user needs tools/native (its unix socket calls): refused, the fix named, when it is off.
+    const off = await vmmAsync(['--shared-dir', dir, '--backend', 'vhost-user'], { VIRTIOFS_NO_ADDON: '1' });
+    assert.is(off.status, 2, off.stderr);
+    assert.match(off.stderr, /^virtiofs-vmm: --backend vhost-user: the vhost-user backend needs the project's native addon \(tools\/native\), disabled here: VIRTIOFS_NO_ADDON is set; unset it/);
+    assert.is(off.stderr.trim().split('\n').length, 1, off.stderr);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -42,7 +42,7 @@ function loadTargets() {
   const esbuild = require('esbuild');
   const built = esbuild.buildSync({
     entryPoints: [path.join(__dirname, 'targets.ts')], bundle: true, platform: 'node', target: 'node20',
-    format: 'cjs', write: false, logLevel: 'warning', external: ['usocket'],
+    format: 'cjs', write: false, logLevel: 'warning',
   });
   const { code, counters } = instrument(built.outputFiles[0].text);
   const file = path.join(os.tmpdir(), `virtiofs-fuzz-${process.pid}.js`);

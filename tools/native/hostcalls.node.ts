@@ -1,4 +1,5 @@
-// The host-calls addon (src/hostcalls.c), loaded when it was built, with the
+// The host-calls addon (src/hostcalls.c, and src/unixsock.c for the
+// vhost-user socket), loaded when it was built, with the
 // reason when it was not: callers fall back then (core/addon.node.ts finds
 // it from the package root).
 
@@ -19,6 +20,13 @@ export interface HostCallsAddon {
   lremovexattr(path: Buffer, name: Buffer): void;
   /** The entries but "." and "..": records of u64 ino, u8 d_type, u16 name length, name. */
   listdir(dirfd: number): Buffer;
+  /** A unix stream socket, non-blocking and close-on-exec, connected to
+   *  path; throws (the socket closed) on failure, EAGAIN when the
+   *  listener's backlog is full. */
+  unixConnect(path: Buffer): number;
+  /** Bytes of data sent, the fds as SCM_RIGHTS with the first byte; 0 when
+   *  the socket is full (EAGAIN), nothing sent. Data must not be empty. */
+  sendmsg(fd: number, data: Buffer, fds: readonly number[]): number;
   readonly UTIME_NOW: number;
   readonly UTIME_OMIT: number;
 }

@@ -8,7 +8,7 @@ import { parseWireAddress } from '../../drivers/wire';
 import { usageFromParseArgs } from '../common/errors';
 import { parseSize } from '../common/size';
 import { UsageError } from '../common/usage';
-import { usocketMissing } from './vhost-user';
+import { vhostUserAddonMissing } from './vhost-user';
 
 export type DaxPolicy = 'none' | 'always' | 'inode' | 'filesize';
 export type BackendKind = 'passthrough' | 'vhost-user';
@@ -246,8 +246,8 @@ export function checkHost(opts: VmmOptions): void {
     if (!text.trim()) throw new UsageError(`--token-file ${opts.tokenFile}: the file is empty; put a secret in it or remove it to have one made`);
   }
   if (opts.backend !== 'vhost-user') return;
-  const noUsocket = usocketMissing();
-  if (noUsocket) throw new UsageError(`--backend vhost-user: ${noUsocket}`);
+  const noAddon = vhostUserAddonMissing();
+  if (noAddon) throw new UsageError(`--backend vhost-user: ${noAddon}`);
   if (opts.socketPath) {
     const st = fs.statSync(opts.socketPath, { throwIfNoEntry: false });
     if (!st?.isSocket()) {

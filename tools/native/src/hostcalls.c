@@ -4,7 +4,8 @@
 // with each entry's inode number (getdents64; Node's Dirent drops d_ino). Each is one syscall,
 // synchronous, with arguments checked here; a failure throws an Error whose
 // `code` is the errno name and `errno` its negated number, as Node's own
-// fs errors, so the caller's errno mapping applies unchanged.
+// fs errors, so the caller's errno mapping applies unchanged. The
+// vhost-user front-end's socket calls are in unixsock.c, in the same addon.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <dirent.h>
 #include <node_api.h>
 #include "napi-util.h"
+#include "unixsock.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -259,6 +261,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
+  unixsock_register(env, exports);
   napi_value n;
   napi_create_int64(env, UTIME_NOW, &n); napi_set_named_property(env, exports, "UTIME_NOW", n);
   napi_create_int64(env, UTIME_OMIT, &n); napi_set_named_property(env, exports, "UTIME_OMIT", n);

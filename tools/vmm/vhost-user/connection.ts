@@ -1,7 +1,7 @@
 // The front-end end of one vhost-user socket: requests go out one at a time
 // (the protocol has no tags; a reply answers the oldest request), each
-// waited for with a bound. File descriptors ride as SCM_RIGHTS through the
-// `usocket` package, since Node's net cannot pass them.
+// waited for with a bound. The socket, which passes file descriptors as
+// SCM_RIGHTS, is socket.ts.
 
 import {
   VhostUserError, VhostUserRequest as R, VHOST_USER_HDR_SIZE, VHOST_USER_NEED_REPLY_MASK,
@@ -9,41 +9,7 @@ import {
   decodeVringStateReply, encodeMemTable, encodeMessage, encodeU64, encodeVringAddr, encodeVringFile,
   encodeVringState, requestName,
 } from './protocol';
-
-// usocket ships no types: the little of it used here.
-interface USocket {
-  connect(path: string): void;
-  on(event: 'connected', f: () => void): this;
-  on(event: 'data', f: (b: Buffer) => void): this;
-  on(event: 'error', f: (e: Error) => void): this;
-  on(event: 'close' | 'end', f: () => void): this;
-  write(chunk: { data?: Buffer; fds?: number[]; callback?: () => void }): boolean;
-  destroy(): void;
-}
-type USocketModule = { USocket: new () => USocket };
-let usocketModule: USocketModule | undefined;
-
-/** Why the optional `usocket` package cannot be loaded, or undefined when
- *  it can. It is a native build: only vhost-user needs it, so it is loaded
- *  only here, on first use, and the passthrough runs without it. */
-export function usocketMissing(): string | undefined {
-  if (usocketModule) return undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    usocketModule = require('usocket') as USocketModule;
-    return undefined;
-  } catch (e) {
-    const first = String((e as Error).message ?? e).split('\n')[0];
-    return `the vhost-user backend needs the optional package usocket (a native build: g++, make, python3), `
-      + `which is not usable here (${first}); install the compilers and run npm install usocket`;
-  }
-}
-
-function loadUsocket(): USocketModule {
-  const why = usocketMissing();
-  if (why) throw new VhostUserError('closed', why);
-  return usocketModule!;
-}
+import { VhostUserSocket } from './socket';
 
 export const DEFAULT_REPLY_TIMEOUT_MS = 5000;
 
@@ -63,44 +29,16 @@ export class VhostUserConnection {
   private dead: VhostUserError | undefined;
   private closeListeners: ((e: VhostUserError) => void)[] = [];
 
-  private constructor(private readonly sock: USocket, readonly path: string,
-                      private readonly timeoutMs: number) {}
+  private constructor(private readonly sock: VhostUserSocket, readonly path: string,
+                      private readonly timeoutMs: number) {
+    sock.onData((b) => this.received(b));
+    sock.onEnd((why) => this.fail(new VhostUserError('closed', why)));
+  }
 
-  /** Connect to a back-end's socket; rejects after `timeoutMs`. */
-  static connect(path: string, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<VhostUserConnection> {
-    return new Promise((resolve, reject) => {
-      let sock: USocket;
-      try { sock = new (loadUsocket().USocket)(); } catch (e) { reject(e); return; }
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        // Not destroyed here: usocket runs connect() on the thread pool, and
-        // closing its wrap before that returns makes the completion call into
-        // freed state (SIGSEGV). The socket is closed when the connect ends:
-        // 'connected' below, or usocket's own close on 'error'.
-        reject(new VhostUserError('timeout', `connect to ${path}: no answer in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const conn = new VhostUserConnection(sock, path, timeoutMs);
-      sock.on('error', (e) => {
-        if (!settled) {
-          settled = true;
-          clearTimeout(timer);
-          reject(new VhostUserError('closed', `connect to ${path}: ${e.message}`));
-        } else conn.fail(new VhostUserError('closed', `socket ${path}: ${e.message}`));
-      });
-      sock.on('close', () => conn.fail(new VhostUserError('closed', `socket ${path} closed by the back-end`)));
-      sock.on('connected', () => {
-        if (settled) { sock.destroy(); return; }
-        settled = true;
-        clearTimeout(timer);
-        // Only now: usocket aborts the process if a reader attaches before connect.
-        sock.on('data', (b) => conn.received(b));
-        sock.on('end', () => conn.fail(new VhostUserError('closed', `socket ${path} closed by the back-end`)));
-        resolve(conn);
-      });
-      sock.connect(path);
-    });
+  /** Connect to a back-end's socket: refused or missing rejects at once, a
+   *  full backlog is retried until `timeoutMs`. */
+  static async connect(path: string, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<VhostUserConnection> {
+    return new VhostUserConnection(await VhostUserSocket.connect(path, timeoutMs), path, timeoutMs);
   }
 
   /**
@@ -142,7 +80,7 @@ export class VhostUserConnection {
     if (this.dead) return;
     this.dead = new VhostUserError('closed', `connection to ${this.path} closed`);
     this.closeListeners = [];
-    this.sock.destroy();
+    this.sock.close();
     this.failPending(this.dead);
   }
 
@@ -193,27 +131,37 @@ export class VhostUserConnection {
   /** Serialized: the next request goes out only once this one is answered. */
   private transact(request: number, payload: Uint8Array | undefined, fds: readonly number[],
                    wantReply: boolean, flags = 0): Promise<Uint8Array> {
-    const run = (): Promise<Uint8Array> => new Promise<Uint8Array>((resolve, reject) => {
-      if (this.dead) { reject(this.dead); return; }
+    const run = async (): Promise<Uint8Array> => {
+      if (this.dead) throw this.dead;
       const msg = encodeMessage(request, flags, payload);
-      const data = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
-      if (wantReply) {
-        const timer = setTimeout(() => {
-          this.pending = undefined;
-          const e = new VhostUserError('timeout', `no reply to ${requestName(request)} in ${this.timeoutMs} ms`);
-          reject(e);
-          // The stream is out of step now: nothing later can be trusted.
-          this.fail(e);
-        }, this.timeoutMs);
-        this.pending = { request, resolve, reject, timer };
+      const reply = wantReply ? this.expect(request) : undefined;
+      try {
+        await this.sock.send(Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength), fds, this.timeoutMs);
+      } catch (e) {
+        // A message not sent whole leaves the stream out of step: nothing later can be trusted.
+        this.fail(e instanceof VhostUserError ? e : new VhostUserError('closed', String(e)));
+        if (!reply) throw this.dead;
       }
-      this.sock.write({ data, fds: fds.length ? [...fds] : undefined });
-      // The socket keeps order: a message without reply is done once queued.
-      if (!wantReply) resolve(new Uint8Array(0));
-    });
+      // The socket keeps order: a message without reply is done once sent.
+      return reply ?? new Uint8Array(0);
+    };
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);
     return p;
+  }
+
+  /** The reply to `request`, bounded by the timeout; fail() rejects it. */
+  private expect(request: number): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = undefined;
+        const e = new VhostUserError('timeout', `no reply to ${requestName(request)} in ${this.timeoutMs} ms`);
+        reject(e);
+        // The stream is out of step now: nothing later can be trusted.
+        this.fail(e);
+      }, this.timeoutMs);
+      this.pending = { request, resolve, reject, timer };
+    });
   }
 
   private received(b: Buffer): void {
@@ -241,7 +189,7 @@ export class VhostUserConnection {
   private fail(e: VhostUserError): void {
     if (this.dead) return;
     this.dead = e;
-    this.sock.destroy();
+    this.sock.close();
     this.failPending(e);
     const ls = this.closeListeners;
     this.closeListeners = [];

@@ -1,6 +1,7 @@
 // The vhost-user front-end: codec, connection, daemon launcher, device backend.
 export * from './protocol';
-export { VhostUserConnection, DEFAULT_REPLY_TIMEOUT_MS, usocketMissing } from './connection';
+export { VhostUserConnection, DEFAULT_REPLY_TIMEOUT_MS } from './connection';
+export { vhostUserAddonMissing } from './socket';
 export { VirtiofsdProcess, VIRTIOFSD_PATH, virtiofsdEnv, within } from './daemon';
 export type { VirtiofsdOptions } from './daemon';
 export { VringNotifiers } from './notifiers';
