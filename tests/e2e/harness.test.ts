@@ -74,7 +74,9 @@ t('a random run on both backends: results, errnos and trees agree after every op
   let report: HarnessReport;
   try { report = JSON.parse(run.stdout); } catch { throw new Error(`no JSON report (exit ${run.code})\n${run.stderr.slice(-3000)}`); }
   for (const b of report.backends) {
-    const r = b.checks.find((c) => c.check.startsWith('random: '))!;
+    const r = b.checks.find((c) => c.check.startsWith('random: '));
+    // No row: say what the run did report instead (a failed start, a check that stopped it).
+    if (!r) throw new Error(`${b.backend}: no random row; ${JSON.stringify(b.checks.map((c) => [c.check, c.status, c.details.slice(0, 300)]))}\n${run.stderr.slice(-2000)}`);
     assert.is(r.check, 'random: 400 ops, seed 7 [dax=never]');
     assert.is(r.seed, 7);
     assert.ok(r.status === 'pass' || r.status === 'expected', `${b.backend}: ${r.details} ${JSON.stringify(r.mismatches.slice(0, 3))}`);
